@@ -1,0 +1,85 @@
+"""Service configuration: ``daq.toml`` plus ``DAQ_*`` environment variables (env wins).
+
+With no instruments configured, the service starts the four simulators itself and
+connects to them (the embedded default).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DriverName = Literal["lamination_press", "peel_tester", "aging_oven", "uv_laser"]
+
+
+class InstrumentConfig(BaseModel):
+    """One instrument: which driver speaks to it and where it is."""
+
+    driver: DriverName
+    resource: str | None = Field(
+        default=None,
+        description="VISA resource string, e.g. TCPIP::127.0.0.1::5025::SOCKET or "
+        "ASRL/dev/ttyUSB0::INSTR",
+    )
+    port: str | None = Field(default=None, description="plain serial port, e.g. /dev/ttyUSB0")
+    baudrate: int = 9600
+    timeout_s: float = Field(default=2.0, gt=0, description="reply timeout, real seconds")
+    poll_interval_s: float = Field(
+        default=0.2, gt=0, description="acquisition poll interval, real seconds"
+    )
+
+    def address(self) -> str:
+        """The VISA resource string of this instrument (a plain port becomes ASRL…::INSTR)."""
+        if self.resource:
+            return self.resource
+        if self.port:
+            return f"ASRL{self.port}::INSTR"
+        raise ValueError("an instrument needs `resource` or `port`")
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; see README for the meaning of each."""
+
+    model_config = SettingsConfigDict(env_prefix="DAQ_", extra="ignore")
+
+    config: Path | None = None
+    database_url: str = "sqlite+aiosqlite:///lamina.db"
+    mqtt_url: str = "embedded"
+    mqtt_prefix: str = "lamina/lab1"
+    embedded_mqtt_port: int = 1884
+    time_scale: float = Field(default=1.0, gt=0)
+    time_origin: float | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    station: str = "lab1"
+    readings_batch_size: int = Field(default=500, gt=0)
+    readings_flush_interval_s: float = Field(default=0.5, gt=0)
+    mqtt_readings_queue: int = Field(default=100_000, gt=0)
+    instruments: dict[str, InstrumentConfig] = Field(default_factory=dict)
+
+    @property
+    def simulated(self) -> bool:
+        """True when no instruments are configured and the simulators are used."""
+        return not self.instruments
+
+
+def load_settings(config_path: Path | str | None = None, **overrides: Any) -> Settings:
+    """Settings from the TOML file (``--config`` / ``DAQ_CONFIG``), then env, then overrides."""
+    path = config_path or os.environ.get("DAQ_CONFIG")
+    file_values: dict[str, Any] = {}
+    if path:
+        with open(path, "rb") as fh:
+            file_values = tomllib.load(fh)
+        file_values["config"] = Path(path)
+    env_settings = Settings()
+    merged: dict[str, Any] = dict(file_values)
+    # Environment wins over the file: only fields set in the environment override.
+    for name in env_settings.model_fields_set:
+        merged[name] = getattr(env_settings, name)
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**merged)
