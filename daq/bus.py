@@ -8,6 +8,7 @@ subscription (and reported in ``/metrics``), never silent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Generic, TypeVar
@@ -38,10 +39,8 @@ class Subscription(Generic[M]):
         try:
             self.queue.put_nowait(message)
         except asyncio.QueueFull:
-            try:
+            with contextlib.suppress(asyncio.QueueEmpty):
                 self.queue.get_nowait()
-            except asyncio.QueueEmpty:  # pragma: no cover - race-free in one loop
-                pass
             self.queue.put_nowait(message)
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:

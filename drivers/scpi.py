@@ -18,7 +18,9 @@ def parse_float(reply: str, *, resource: str | None = None) -> float:
         raise ProtocolError("expected a number", reply=reply, resource=resource) from None
 
 
-def parse_floats(reply: str, count: int | None = None, *, resource: str | None = None) -> list[float]:
+def parse_floats(
+    reply: str, count: int | None = None, *, resource: str | None = None
+) -> list[float]:
     """A comma-separated list of numbers, optionally of an exact length."""
     parts = [p.strip() for p in reply.split(",")]
     if count is not None and len(parts) != count:

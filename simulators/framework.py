@@ -16,6 +16,7 @@ own (``door``, ``estop``, ``overtemp`` …) in :meth:`SimInstrument.on_fault`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -175,10 +176,8 @@ class SimInstrument:
         """Stop the physics tick."""
         if self._ticker is not None:
             self._ticker.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
-            except asyncio.CancelledError:
-                pass
             self._ticker = None
 
     # -- errors and output ---------------------------------------------------------------

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import socket
+import struct
 import termios
 import tty
 from pathlib import Path
@@ -65,7 +66,8 @@ class TcpServer:
             with contextlib.suppress(OSError):
                 if sock is not None:
                     # RST rather than FIN: the client sees the link die, not a polite close.
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    linger_zero = struct.pack("ii", 1, 0)
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger_zero)
             writer.close()
         self._writers.clear()
 

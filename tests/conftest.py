@@ -11,7 +11,9 @@ from daq.bus import Bus
 from daq.clock import SimClock
 
 #: Set by scripts/test (and so CI): a missing service is a failure, never a skip.
-REQUIRE_SERVICES = os.environ.get("LAMINA_REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"
+REQUIRE_SERVICES = (
+    os.environ.get("LAMINA_REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"
+)
 
 
 def port_open(host: str, port: int) -> bool:

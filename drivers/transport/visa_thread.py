@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 from typing import Any
 
 from drivers.errors import InstrumentConnectionError, InstrumentTimeout
@@ -64,16 +65,15 @@ class PyVisaTransport(Transport):
             return
         loop = asyncio.get_running_loop()
         if inst is not None:
-            try:
+            with contextlib.suppress(Exception):
                 await loop.run_in_executor(executor, inst.close)
-            except Exception:  # noqa: BLE001 - closing a broken link must not raise
-                pass
         executor.shutdown(wait=False)
 
     def _translate(self, exc: Exception) -> Exception:
         import pyvisa
 
-        if isinstance(exc, pyvisa.errors.VisaIOError) and exc.error_code == pyvisa.constants.StatusCode.error_timeout:
+        timeout_code = pyvisa.constants.StatusCode.error_timeout
+        if isinstance(exc, pyvisa.errors.VisaIOError) and exc.error_code == timeout_code:
             return InstrumentTimeout("no reply in time", resource=self.resource)
         return InstrumentConnectionError(str(exc), resource=self.resource)
 
