@@ -1,7 +1,24 @@
-"""The ``daq`` command line."""
+"""The ``daq`` command line: one module per command group, registered here."""
+
 import typer
 
-app = typer.Typer(no_args_is_help=True)
+from daq.cli import aging, db, laser, peel, press, runs, service, simulate, users
+
+app = typer.Typer(
+    name="daq",
+    help="Lamina DAQ: drive the lab's instruments, record and publish what they measure.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(press.app, name="press")
+app.add_typer(simulate.app, name="simulate")
+app.add_typer(runs.app, name="runs")
+app.add_typer(db.app, name="db")
+app.add_typer(peel.app, name="peel")
+app.add_typer(aging.app, name="aging")
+app.add_typer(laser.app, name="laser")
+app.add_typer(users.app, name="user")
+service.register(app)
 
 
 def main() -> None:

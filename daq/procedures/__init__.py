@@ -1,0 +1,1 @@
+"""Procedures: the lab's workflows as explicit, persisted state machines."""
