@@ -1,0 +1,36 @@
+"""Typed errors of the storage layer, each saying what a person can do about it."""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Base of every error the storage layer raises on purpose."""
+
+
+class DatabaseUrlError(StorageError):
+    """A database URL that is malformed or names a backend we do not support."""
+
+    def __init__(self, url: str, detail: str) -> None:
+        self.url = url
+        self.detail = detail
+        super().__init__(
+            f"database URL {url!r} is not usable: {detail} "
+            "(use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db)"
+        )
+
+
+class DatabaseUnavailable(StorageError):
+    """The database could not be reached or stayed locked for longer than we wait."""
+
+    def __init__(self, url: str, detail: str) -> None:
+        self.url = url
+        self.detail = detail
+        super().__init__(f"database {url} is unavailable: {detail}")
+
+
+class RunNotFound(StorageError):
+    """No run with this id is on record."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"no run {run_id!r} on record (see `daq runs list`)")
