@@ -7,7 +7,7 @@ with its blocking calls in one worker thread per resource. Drivers see one inter
 """
 
 from drivers.transport.base import Transport
-from drivers.transport.factory import open_transport
+from drivers.transport.factory import make_transport, open_transport
 from drivers.transport.resource import Resource, parse_resource
 
-__all__ = ["Resource", "Transport", "open_transport", "parse_resource"]
+__all__ = ["Resource", "Transport", "make_transport", "open_transport", "parse_resource"]
