@@ -1,0 +1,303 @@
+"""Driver of the 90° peel tester (JIS C 6481) on a serial line.
+
+One async method per command, and :meth:`PeelTester.stream`, an async iterator over what
+the tester sends while it peels: :class:`PeelBegin`, :class:`PeelPoint`,
+:class:`PeelFault`, :class:`GarbledLine` (a line that does not parse — yielded, not
+raised, so that a capture can count and skip it) and finally :class:`PeelEnd`.
+
+    async with PeelTester("ASRL/dev/pts/7::INSTR") as tester:
+        await tester.set_width_mm(3.0)
+        await tester.zero()
+        await tester.load_specimen("EX1-2026-001-A1")
+        await tester.start()
+        async for item in tester.stream():
+            ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import TracebackType
+
+from drivers.errors import InstrumentCommandError, InstrumentTimeout, ProtocolError
+from drivers.transport.base import Transport
+from drivers.transport.factory import make_transport
+
+END_REASONS = frozenset({"COMPLETE", "STOPPED", "OVERLOAD"})
+_STREAM_PREFIXES = ("D,", "END,", "BEGIN,")
+
+
+@dataclass(frozen=True, slots=True)
+class PeelBegin:
+    """The tester started a peel (by command or from its front panel)."""
+
+    specimen_id: str | None  # None when the tester does not know what it holds
+    width_mm: float
+    speed_mm_per_min: float
+    angle_deg: float
+
+
+@dataclass(frozen=True, slots=True)
+class PeelPoint:
+    """One sample: crosshead travel and force on the load cell."""
+
+    mm: float
+    n: float
+
+
+@dataclass(frozen=True, slots=True)
+class PeelEnd:
+    """The peel ended: ``COMPLETE``, ``STOPPED`` or ``OVERLOAD``."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeelFault:
+    """An ``ERR,<code>,<text>`` line sent during a peel."""
+
+    code: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class GarbledLine:
+    """A line that does not parse (noise on the line); the peel goes on."""
+
+    text: str
+
+
+StreamItem = PeelBegin | PeelPoint | PeelEnd | PeelFault | GarbledLine
+
+
+def parse_stream_line(line: str) -> StreamItem | None:
+    """Parse one line of the peel stream; ``None`` for a stray ``OK``/blank line."""
+    if line.startswith("D,"):
+        parts = line.split(",")
+        if len(parts) == 3:
+            try:
+                return PeelPoint(float(parts[1]), float(parts[2]))
+            except ValueError:
+                pass
+        return GarbledLine(line)
+    if line.startswith("END,"):
+        reason = line[4:].strip()
+        return PeelEnd(reason) if reason in END_REASONS else GarbledLine(line)
+    if line.startswith("ERR,"):
+        fault = parse_err(line)
+        return fault if fault is not None else GarbledLine(line)
+    if line.startswith("BEGIN,"):
+        parts = line.split(",")
+        if len(parts) == 5:
+            try:
+                ident = parts[1].strip()
+                return PeelBegin(
+                    None if ident in {"", "-"} else ident,
+                    float(parts[2]),
+                    float(parts[3]),
+                    float(parts[4]),
+                )
+            except ValueError:
+                pass
+        return GarbledLine(line)
+    if line.strip() in {"", "OK"}:
+        return None
+    return GarbledLine(line)
+
+
+def parse_err(line: str) -> PeelFault | None:
+    """``ERR,<code>,<text>`` as a fault, or ``None`` if it is not one."""
+    parts = line.split(",", 2)
+    if len(parts) != 3 or parts[0] != "ERR":
+        return None
+    try:
+        return PeelFault(int(parts[1]), parts[2])
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class PeelTesterIdentity:
+    """The tester's ``ID?`` reply."""
+
+    maker: str
+    model: str
+    serial: str
+    firmware: str
+
+
+class PeelTester:
+    """A 90° peel tester on a serial port (``ASRL…::INSTR``, a device path, or VISA)."""
+
+    def __init__(
+        self,
+        resource: str | Transport,
+        timeout: float = 2.0,
+        baudrate: int = 19200,
+    ) -> None:
+        if isinstance(resource, Transport):
+            self.transport = resource
+        else:
+            self.transport = make_transport(resource, timeout, baudrate)
+        #: The id given in the last ``LOAD`` this driver sent (what the clamp holds).
+        self.loaded_specimen_id: str | None = None
+        self.peeling = False
+
+    @property
+    def resource(self) -> str:
+        """The tester's address."""
+        return self.transport.resource
+
+    async def open(self) -> None:
+        """Open the link."""
+        await self.transport.open()
+
+    async def close(self) -> None:
+        """Close the link."""
+        await self.transport.close()
+
+    async def reconnect(self) -> None:
+        """Close and reopen the link (after a drop, a stable port name comes back)."""
+        self.peeling = False
+        await self.transport.reconnect()
+
+    async def __aenter__(self) -> PeelTester:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- one exchange each ---------------------------------------------------------------
+    async def _command(self, line: str) -> None:
+        """Send a setter and expect ``OK``.
+
+        Stream lines still arriving from a peel that was stopped are skipped.
+        """
+        async with self.transport.lock:
+            await self.transport.write_line(line)
+            reply = await self.transport.read_line()
+            while reply.startswith(_STREAM_PREFIXES):
+                reply = await self.transport.read_line()
+        if reply == "OK":
+            return
+        fault = parse_err(reply)
+        if fault is not None:
+            raise InstrumentCommandError(
+                fault.code, fault.text, command=line, resource=self.resource
+            )
+        raise ProtocolError(f"expected OK to {line!r}", reply=reply, resource=self.resource)
+
+    async def identify(self) -> PeelTesterIdentity:
+        """Get the tester's identity (``ID?``)."""
+        reply = await self.transport.query("ID?")
+        parts = [p.strip() for p in reply.split(",")]
+        if len(parts) != 4 or not all(parts):
+            raise ProtocolError("expected maker,model,serial,firmware", reply=reply,
+                                resource=self.resource)
+        return PeelTesterIdentity(*parts)
+
+    async def set_width_mm(self, width_mm: float) -> None:
+        """Set the strip width, mm."""
+        await self._command(f"WIDTH {width_mm:g}")
+
+    async def set_speed_mm_per_min(self, speed_mm_per_min: float) -> None:
+        """Set the crosshead speed, mm/min."""
+        await self._command(f"SPEED {speed_mm_per_min:g}")
+
+    async def set_angle_deg(self, angle_deg: float) -> None:
+        """Set the peel angle, degrees."""
+        await self._command(f"ANGLE {angle_deg:g}")
+
+    async def set_length_mm(self, length_mm: float) -> None:
+        """Set the travel of one peel, mm."""
+        await self._command(f"LENGTH {length_mm:g}")
+
+    async def zero(self) -> None:
+        """Tare the load cell."""
+        await self._command("ZERO")
+
+    async def load_specimen(self, specimen_id: str) -> None:
+        """Tell the tester which specimen is clamped (refused for a specimen that cannot exist)."""
+        if not specimen_id or any(c in specimen_id for c in " ,\n\r"):
+            raise ValueError(f"specimen id must be one word without commas: {specimen_id!r}")
+        await self._command(f"LOAD {specimen_id}")
+        self.loaded_specimen_id = specimen_id
+
+    async def loaded_specimen(self) -> str | None:
+        """Get the id of the specimen the tester holds (``LOAD?``)."""
+        reply = (await self.transport.query("LOAD?")).strip()
+        return None if reply in {"NONE", ""} else reply
+
+    async def simulate_sample(
+        self, ident: str, material_key: str, thickness_um: float, aging_hours: float = 0.0
+    ) -> None:
+        """Simulators only: say what a specimen or lot id is made of (``SIM:SAMPLE``)."""
+        await self._command(f"SIM:SAMPLE {ident},{material_key},{thickness_um:g},{aging_hours:g}")
+
+    async def start(self) -> None:
+        """Start peeling; then read :meth:`stream`."""
+        await self._command("START")
+        self.peeling = True
+
+    async def stop(self) -> None:
+        """Stop: during a peel the stream ends with ``END,STOPPED``; otherwise ``OK``."""
+        if self.peeling:
+            await self.transport.write("STOP")
+        else:
+            await self._command("STOP")
+
+    # -- the stream ----------------------------------------------------------------------
+    async def stream(self, idle_timeout_s: float = 5.0) -> AsyncIterator[StreamItem]:
+        """What the tester sends, until :class:`PeelEnd`.
+
+        A line that does not parse is yielded as :class:`GarbledLine`. No line for
+        ``idle_timeout_s`` real seconds raises :class:`InstrumentTimeout`; a lost link
+        raises :class:`~drivers.errors.InstrumentConnectionError`.
+        """
+        self.peeling = True
+        try:
+            while True:
+                line = await self.transport.read_line(idle_timeout_s)
+                item = parse_stream_line(line)
+                if item is None:
+                    continue
+                yield item
+                if isinstance(item, PeelEnd):
+                    return
+        finally:
+            self.peeling = False
+
+    async def wait_for_start(self, timeout_s: float | None = None) -> PeelBegin | PeelPoint:
+        """Wait until the tester starts peeling on its own (its front-panel START).
+
+        Returns the first item of the stream (its ``BEGIN`` header, or the first point of
+        a tester that sends none); stray lines before it are skipped. With no
+        ``timeout_s`` it waits until cancelled.
+        """
+        while True:
+            line = await self.transport.read_line(1e9 if timeout_s is None else timeout_s)
+            item = parse_stream_line(line)
+            if isinstance(item, PeelBegin | PeelPoint):
+                self.peeling = True
+                return item
+
+
+__all__ = [
+    "GarbledLine",
+    "InstrumentTimeout",
+    "PeelBegin",
+    "PeelEnd",
+    "PeelFault",
+    "PeelPoint",
+    "PeelTester",
+    "PeelTesterIdentity",
+    "StreamItem",
+    "parse_stream_line",
+]
