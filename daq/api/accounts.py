@@ -1,0 +1,202 @@
+"""Users, roles and bearer tokens: hashing, login, token issue and lookup, first admin.
+
+Used by the API (login, auth dependency, user management) and by ``daq user``.
+Passwords are hashed with argon2; tokens are 32 random bytes (URL-safe text) of which
+only the SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from daq.storage.auth_models import ROLES, ApiToken, User
+
+__all__ = ["ROLES", "AccountError", "Principal", "ensure_admin", "login_hint"]
+
+#: Tokens live this long unless asked otherwise (wall-clock seconds).
+DEFAULT_TOKEN_LIFETIME_S = 12 * 3600.0
+
+_hasher = PasswordHasher()
+
+
+class AccountError(Exception):
+    """A user-management request that cannot be done (unknown user, bad role, duplicate)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user name and role."""
+
+    name: str
+    role: str
+
+    def has(self, role: str) -> bool:
+        """True if this principal's role is at least ``role``."""
+        return role_rank(self.role) >= role_rank(role)
+
+
+def role_rank(role: str) -> int:
+    """Position of ``role`` in viewer < operator < admin."""
+    if role not in ROLES:
+        raise AccountError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    return ROLES.index(role)
+
+
+def hash_password(password: str) -> str:
+    """The argon2 hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True if ``password`` matches ``password_hash``."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def token_digest(token: str) -> str:
+    """The SHA-256 hex digest under which a token is stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_password() -> str:
+    """A random password an operator can type (16 URL-safe characters)."""
+    return secrets.token_urlsafe(12)
+
+
+async def add_user(
+    session: AsyncSession, name: str, role: str, password: str | None = None
+) -> str:
+    """Create a user; returns the password (generated when not given)."""
+    role_rank(role)
+    if not name or len(name) > 64:
+        raise AccountError("a user name must be 1–64 characters")
+    if await session.get(User, name) is not None:
+        raise AccountError(f"user {name!r} already exists")
+    password = password or new_password()
+    session.add(
+        User(name=name, password_hash=hash_password(password), role=role, created_ts=time.time())
+    )
+    await session.commit()
+    return password
+
+
+async def set_role(session: AsyncSession, name: str, role: str) -> None:
+    """Change a user's role."""
+    role_rank(role)
+    user = await session.get(User, name)
+    if user is None:
+        raise AccountError(f"no user {name!r}")
+    user.role = role
+    await session.commit()
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    """Every user, by name."""
+    return list((await session.scalars(select(User).order_by(User.name))).all())
+
+
+async def authenticate(session: AsyncSession, name: str, password: str) -> Principal | None:
+    """The principal if ``name``/``password`` are right and the user is enabled."""
+    user = await session.get(User, name)
+    if user is None or user.disabled:
+        # Hash anyway so that a wrong name takes as long as a wrong password.
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    return Principal(user.name, user.role)
+
+
+async def issue_token(
+    session: AsyncSession,
+    name: str,
+    lifetime_s: float | None = DEFAULT_TOKEN_LIFETIME_S,
+    label: str | None = None,
+) -> tuple[str, float | None]:
+    """A new bearer token for user ``name`` and its expiry (wall epoch seconds or None)."""
+    if await session.get(User, name) is None:
+        raise AccountError(f"no user {name!r}")
+    token = secrets.token_urlsafe(32)
+    now = time.time()
+    expires = now + lifetime_s if lifetime_s else None
+    session.add(
+        ApiToken(
+            token_hash=token_digest(token),
+            user_name=name,
+            label=label,
+            created_ts=now,
+            expires_ts=expires,
+        )
+    )
+    await session.commit()
+    return token, expires
+
+
+async def resolve_token(session: AsyncSession, token: str) -> Principal | None:
+    """The principal a bearer token belongs to, or None if unknown, expired or revoked."""
+    row = (
+        await session.execute(
+            select(ApiToken, User)
+            .join(User, User.name == ApiToken.user_name)
+            .where(ApiToken.token_hash == token_digest(token))
+        )
+    ).first()
+    if row is None:
+        return None
+    api_token, user = row
+    now = time.time()
+    if api_token.revoked_ts is not None or user.disabled:
+        return None
+    if api_token.expires_ts is not None and api_token.expires_ts < now:
+        return None
+    return Principal(user.name, user.role)
+
+
+async def revoke_token(session: AsyncSession, token: str) -> bool:
+    """Revoke a token; True if it existed."""
+    api_token = (
+        await session.scalars(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    ).first()
+    if api_token is None:
+        return False
+    api_token.revoked_ts = time.time()
+    await session.commit()
+    return True
+
+
+async def ensure_admin(
+    sessions: async_sessionmaker[AsyncSession], name: str = "admin"
+) -> str | None:
+    """Create user ``name`` (role admin, random password) when there is no user at all.
+
+    Returns the new password (to print once, with how to log in) or None when users
+    already exist.
+    """
+    async with sessions() as session:
+        count = await session.scalar(select(func.count()).select_from(User))
+        if count:
+            return None
+        return await add_user(session, name, "admin")
+
+
+def login_hint(url: str, name: str, password: str) -> str:
+    """The text printed on first start: where the dashboard is and how to log in."""
+    return (
+        f"Created user {name!r} (role admin) with password {password}\n"
+        f"Log in at {url} , or get a token: "
+        f"curl -d 'username={name}&password={password}' {url.rstrip('/')}/api/auth/token\n"
+        f"Add operators with: daq user add NAME --role operator"
+    )
+
+
+_DUMMY_HASH = hash_password("not-a-real-password")

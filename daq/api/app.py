@@ -1,0 +1,66 @@
+"""The FastAPI application of a station: ``create_app(lab)``.
+
+The caller owns the station (``async with Lab(settings) as lab``); the app only reads
+it and asks it to start and abort procedures. Routers per area, the audit middleware,
+error shaping, the live stream hub, and the dashboard's static files at ``/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from daq.api.audit import AuditCounters, AuditMiddleware
+from daq.api.errors import install_error_handlers
+from daq.api.extensions import include_area_routers
+from daq.api.lab_access import sessions_of
+from daq.api.routers import auth, instruments, press, recipes, runs, samples, stream, system
+from daq.api.stream import StreamHub
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+DESCRIPTION = """Operator API of a Lamina DAQ station: instruments, recipes, press cycles,
+runs and their readings, samples, and a live stream. Log in with
+`POST /api/auth/token` and send `Authorization: Bearer <token>`. Roles: viewer (read),
+operator (start/abort, recipes), admin (users, audit)."""
+
+
+def create_app(
+    lab: Any, sessions: async_sessionmaker[AsyncSession] | None = None
+) -> FastAPI:
+    """The API and dashboard of ``lab`` (a running ``daq.service.Lab``)."""
+    sessions = sessions or sessions_of(lab)
+    hub = StreamHub(lab.bus)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await hub.close()
+
+    app = FastAPI(
+        title="Lamina DAQ",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    counters = AuditCounters()
+    app.state.lab = lab
+    app.state.sessions = sessions
+    app.state.stream_hub = hub
+    app.state.audit_counters = counters
+    app.add_middleware(AuditMiddleware, sessions=sessions, clock=lab.clock, counters=counters)
+    install_error_handlers(app)
+    for module in (system, auth, instruments, recipes, press, runs, samples, stream):
+        app.include_router(module.router)
+    include_area_routers(app)
+    if WEB_DIR.is_dir():
+        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="dashboard")
+    return app

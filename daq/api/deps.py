@@ -1,0 +1,82 @@
+"""FastAPI dependencies: the station, database sessions, the caller and role checks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from daq.api.accounts import Principal, resolve_token
+from daq.api.audit import note_user
+
+
+def get_lab(request: Request) -> Any:
+    """The running station the app was created for."""
+    return request.app.state.lab
+
+
+def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    """The station's database session factory."""
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One database session for the request."""
+    async with get_sessions(request)() as session:
+        yield session
+
+
+LabDep = Annotated[Any, Depends(get_lab)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header, if any."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def current_principal(request: Request) -> Principal:
+    """The authenticated caller; 401 without a valid bearer token."""
+    token = bearer_token(request)
+    principal = None
+    if token:
+        async with get_sessions(request)() as session:
+            principal = await resolve_token(session, token)
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="not logged in: send 'Authorization: Bearer <token>' "
+            "(POST /api/auth/token gives one)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    note_user(request, principal.name)
+    return principal
+
+
+def require(role: str) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency admitting callers whose role is at least ``role``."""
+
+    async def check(request: Request) -> Principal:
+        principal = await current_principal(request)
+        if not principal.has(role):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"user {principal.name!r} has role {principal.role}; "
+                f"this needs {role} or higher",
+            )
+        return principal
+
+    check.__name__ = f"require_{role}"
+    return check
+
+
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Operator = Annotated[Principal, Depends(require("operator"))]
+Admin = Annotated[Principal, Depends(require("admin"))]

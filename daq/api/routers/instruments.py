@@ -1,0 +1,54 @@
+"""Instruments: link state, identity and latest values of each instrument of the station."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from daq.api.deps import LabDep, SessionDep, Viewer
+from daq.api.lab_access import pollers_of
+from daq.api.schemas import InstrumentOut
+from daq.storage.models import Instrument
+
+router = APIRouter(prefix="/api/instruments", tags=["instruments"])
+
+
+def describe_instruments(lab: Any, rows: list[Instrument]) -> list[InstrumentOut]:
+    """Merge what the database knows (driver, resource, idn) with the live pollers."""
+    known = {row.name: row for row in rows}
+    configured = getattr(getattr(lab, "settings", None), "instruments", {}) or {}
+    pollers = pollers_of(lab)
+    names = sorted(set(known) | set(pollers) | set(configured))
+    out: list[InstrumentOut] = []
+    for name in names:
+        row = known.get(name)
+        poller = pollers.get(name)
+        cfg = configured.get(name)
+        latest = getattr(poller, "latest", None)
+        live_status = getattr(poller, "status", None)
+        out.append(
+            InstrumentOut(
+                name=name,
+                driver=row.driver if row else (cfg.driver if cfg else None),
+                resource=row.resource if row else (cfg.resource if cfg else None),
+                status=str(live_status or (row.status if row else "offline")),
+                idn=row.idn if row else None,
+                last_seen_ts=latest.ts if latest else (row.last_seen_ts if row else None),
+                run_id=getattr(poller, "run_id", None),
+                values={
+                    ch: {"v": val.v, "unit": val.unit} for ch, val in latest.values.items()
+                }
+                if latest
+                else {},
+            )
+        )
+    return out
+
+
+@router.get("", response_model=list[InstrumentOut])
+async def list_instruments(_: Viewer, session: SessionDep, lab: LabDep) -> list[InstrumentOut]:
+    """Every instrument with its status and latest values."""
+    rows = list((await session.scalars(select(Instrument))).all())
+    return describe_instruments(lab, rows)

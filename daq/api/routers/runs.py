@@ -1,0 +1,215 @@
+"""Runs: filtered list, detail with events, readings as paginated JSON or streamed CSV, abort."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal, get_args
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from daq.api.audit import note_action
+from daq.api.deps import LabDep, Operator, SessionDep, Viewer, get_sessions
+from daq.api.lab_access import active_run_ids
+from daq.api.schemas import (
+    AbortOut,
+    ReadingOut,
+    ReadingPage,
+    RunDetail,
+    RunEventOut,
+    RunList,
+    RunOut,
+)
+from daq.clock import iso
+from daq.storage.models import RUN_STATUSES, ReadingRow, Run, RunEventRow
+
+router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+RunStatus = Literal["RUNNING", "DONE", "ABORTED", "FAULTED", "INCOMPLETE", "INTERRUPTED"]
+RunKind = Annotated[str, Query(max_length=32, description="press_cycle, peel_test, …")]
+CSV_CHUNK = 5000
+CSV_COLUMNS = ("ts", "time", "instrument", "channel", "value", "unit", "replayed")
+
+assert set(RUN_STATUSES) == set(get_args(RunStatus))
+
+
+@router.get("", response_model=RunList)
+async def list_runs(
+    _: Viewer,
+    session: SessionDep,
+    kind: RunKind | None = None,
+    status_: Annotated[RunStatus | None, Query(alias="status")] = None,
+    sample_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> RunList:
+    """Runs, newest first, filtered by kind, status and sample."""
+    query = select(Run)
+    if kind:
+        query = query.where(Run.kind == kind)
+    if status_:
+        query = query.where(Run.status == status_)
+    if sample_id:
+        query = query.where(Run.sample_id == sample_id)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = (
+        await session.scalars(
+            query.order_by(Run.started_ts.desc(), Run.id).limit(limit).offset(offset)
+        )
+    ).all()
+    return RunList(
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_offset=offset + limit if offset + limit < total else None,
+        items=[RunOut.model_validate(r) for r in rows],
+    )
+
+
+async def _run_or_404(session: AsyncSession, run_id: str) -> Run:
+    run = await session.get(Run, run_id)
+    if run is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id!r}")
+    return run
+
+
+@router.get("/{run_id}", response_model=RunDetail)
+async def get_run(run_id: str, _: Viewer, session: SessionDep, lab: LabDep) -> RunDetail:
+    """One run with its events and the number of readings per channel."""
+    run = await _run_or_404(session, run_id)
+    events = (
+        await session.scalars(
+            select(RunEventRow).where(RunEventRow.run_id == run_id).order_by(RunEventRow.id)
+        )
+    ).all()
+    counts = await session.execute(
+        select(ReadingRow.channel, func.count())
+        .where(ReadingRow.run_id == run_id)
+        .group_by(ReadingRow.channel)
+    )
+    return RunDetail(
+        **RunOut.model_validate(run).model_dump(),
+        events=[RunEventOut.model_validate(e) for e in events],
+        channels={str(ch): int(n) for ch, n in counts.all()},
+        live=run_id in active_run_ids(lab),
+    )
+
+
+def _readings_query(run_id: str, channel: str | None) -> Any:
+    query = select(
+        ReadingRow.id,
+        ReadingRow.ts,
+        ReadingRow.instrument,
+        ReadingRow.channel,
+        ReadingRow.value,
+        ReadingRow.unit,
+        ReadingRow.replayed,
+    ).where(ReadingRow.run_id == run_id)
+    if channel:
+        query = query.where(ReadingRow.channel == channel)
+    return query
+
+
+@router.get(
+    "/{run_id}/readings",
+    response_model=ReadingPage,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+async def run_readings(
+    run_id: str,
+    request: Request,
+    _: Viewer,
+    session: SessionDep,
+    format: Literal["json", "csv"] = "json",
+    channel: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=20_000)] = 1000,
+    offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
+) -> Any:
+    """Readings of a run, oldest first: a JSON page, or the whole run as streamed CSV."""
+    await _run_or_404(session, run_id)
+    if format == "csv":
+        return StreamingResponse(
+            _csv_rows(get_sessions(request), run_id, channel),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{run_id}.csv"'},
+        )
+    query = _readings_query(run_id, channel)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = (
+        await session.execute(
+            query.order_by(ReadingRow.ts, ReadingRow.id).limit(limit).offset(offset)
+        )
+    ).all()
+    return ReadingPage(
+        run_id=run_id,
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_offset=offset + limit if offset + limit < total else None,
+        items=[
+            ReadingOut(
+                ts=r.ts, instrument=r.instrument, channel=r.channel, value=r.value,
+                unit=r.unit, replayed=bool(r.replayed),
+            )
+            for r in rows
+        ],
+    )
+
+
+async def _csv_rows(
+    sessions: async_sessionmaker[AsyncSession], run_id: str, channel: str | None
+) -> AsyncIterator[str]:
+    """The CSV text in chunks, read with keyset paging so memory stays flat."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    yield buffer.getvalue()
+    last: tuple[float, int] | None = None
+    base = _readings_query(run_id, channel)
+    while True:
+        query = base
+        if last is not None:
+            query = query.where(tuple_(ReadingRow.ts, ReadingRow.id) > tuple_(*last))
+        async with sessions() as session:
+            rows = (
+                await session.execute(
+                    query.order_by(ReadingRow.ts, ReadingRow.id).limit(CSV_CHUNK)
+                )
+            ).all()
+        if not rows:
+            return
+        buffer.seek(0)
+        buffer.truncate()
+        for r in rows:
+            writer.writerow(
+                (repr(r.ts), iso(r.ts), r.instrument, r.channel, repr(r.value), r.unit,
+                 str(bool(r.replayed)).lower())
+            )
+        yield buffer.getvalue()
+        last = (rows[-1].ts, rows[-1].id)
+        if len(rows) < CSV_CHUNK:
+            return
+
+
+@router.post("/{run_id}/abort", response_model=AbortOut, status_code=202)
+async def abort_run(
+    run_id: str, request: Request, me: Operator, session: SessionDep, lab: LabDep
+) -> AbortOut:
+    """Abort a live run (operator): the instrument goes to its safe state."""
+    run = await session.get(Run, run_id)
+    note_action(
+        request, "run.abort", target=run_id,
+        from_state=(run.phase or run.status) if run else None,
+    )
+    if run is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id!r}")
+    if run_id not in active_run_ids(lab):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail=f"run {run_id} is {run.status}, not live here"
+        )
+    await lab.abort(run_id, me.name)
+    return AbortOut(run_id=run_id, status="ABORTING", detail="abort sent; the press goes SAFE")

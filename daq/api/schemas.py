@@ -1,0 +1,266 @@
+"""Request and response bodies of the API (pydantic), shared by the routers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from daq.recipes import PressRecipe
+
+
+class LoginRequest(BaseModel):
+    """Name and password, exchanged for a bearer token."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class TokenOut(BaseModel):
+    """A bearer token, its owner's role and its expiry (wall-clock epoch seconds)."""
+
+    access_token: str
+    token_type: str = "bearer"
+    username: str
+    role: str
+    expires_ts: float | None
+
+
+class WhoAmI(BaseModel):
+    """The caller as the API sees them."""
+
+    username: str
+    role: str
+
+
+class UserIn(BaseModel):
+    """A new user (password generated when not given)."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    role: str = Field(default="viewer", pattern=r"^(viewer|operator|admin)$")
+    password: str | None = Field(default=None, min_length=8, max_length=256)
+
+
+class UserOut(BaseModel):
+    """A user without secrets."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    role: str
+    created_ts: float
+    disabled: bool
+
+
+class UserCreated(UserOut):
+    """A created user and, once, their password."""
+
+    password: str
+
+
+class RolePatch(BaseModel):
+    """A change of role or of the disabled flag."""
+
+    role: str | None = Field(default=None, pattern=r"^(viewer|operator|admin)$")
+    disabled: bool | None = None
+
+
+class WindowOut(BaseModel):
+    """The allowed range of one recipe field."""
+
+    label: str
+    low: float
+    high: float
+    unit: str
+
+
+class RecipeOut(BaseModel):
+    """A stored recipe."""
+
+    name: str
+    recipe: PressRecipe
+    description: str
+    created_ts: float | None = None
+    updated_ts: float | None = None
+    created_by: str | None = None
+    builtin: bool = False
+
+
+class PressCycleRequest(BaseModel):
+    """Start a press cycle from a stored recipe (by name) or from recipe values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recipe_name: str | None = Field(
+        default=None, description="a stored recipe; 'default' is the patent's 200 °C/3 MPa/20 min"
+    )
+    recipe: PressRecipe | None = Field(
+        default=None, description="recipe values (override recipe_name when both are given)"
+    )
+    sample_id: str | None = Field(default=None, max_length=64)
+
+
+class RunStarted(BaseModel):
+    """A run that was started."""
+
+    run_id: str
+    kind: str
+    status: str = "RUNNING"
+
+
+class AbortOut(BaseModel):
+    """The answer to an abort request."""
+
+    run_id: str
+    status: str
+    detail: str
+
+
+class RunOut(BaseModel):
+    """One run: what, when, who, how it ended."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    kind: str
+    instrument: str
+    status: str
+    phase: str | None
+    recipe: dict[str, Any] | None
+    summary: dict[str, Any] | None
+    reason: str | None
+    operator: str | None
+    sample_id: str | None
+    station: str | None
+    started_ts: float
+    ended_ts: float | None
+    readings_stored: int | None
+    last_reading_ts: float | None
+
+
+class RunEventOut(BaseModel):
+    """A transition, progress point, result or note of a run."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    ts: float
+    kind: str
+    data: dict[str, Any] | None
+
+
+class RunDetail(RunOut):
+    """A run with its events and reading counts per channel."""
+
+    events: list[RunEventOut]
+    channels: dict[str, int]
+    live: bool
+
+
+class Page(BaseModel):
+    """Paging facts of a list answer."""
+
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class RunList(Page):
+    """A page of runs, newest first."""
+
+    items: list[RunOut]
+
+
+class ReadingOut(BaseModel):
+    """One stored reading (one channel of one poll)."""
+
+    ts: float
+    instrument: str
+    channel: str
+    value: float
+    unit: str
+    replayed: bool
+
+
+class ReadingPage(Page):
+    """A page of readings of a run, oldest first."""
+
+    run_id: str
+    items: list[ReadingOut]
+
+
+class InstrumentOut(BaseModel):
+    """An instrument: link state, identity and the latest values."""
+
+    name: str
+    driver: str | None = None
+    resource: str | None = None
+    status: str
+    idn: str | None = None
+    last_seen_ts: float | None = None
+    run_id: str | None = None
+    values: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class SampleOut(BaseModel):
+    """A lot of adhesive film."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    material_key: str
+    material_name: str
+    adhesive_thickness_um: float
+    film_forms: bool
+    note: str | None
+    created_ts: float
+
+
+class SpecimenOut(BaseModel):
+    """A peel specimen and its state."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    laminate_id: str | None
+    sample_id: str
+    width_mm: float
+    aging_hours: float
+    aging_run_id: str | None
+    state: str
+    created_ts: float
+
+
+class LaminateOut(BaseModel):
+    """A laminate pressed from a sample."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    sample_id: str
+    press_run_id: str | None
+    created_ts: float
+
+
+class SampleDetail(SampleOut):
+    """A sample with its laminates and specimens."""
+
+    laminates: list[LaminateOut]
+    specimens: list[SpecimenOut]
+
+
+class AuditOut(BaseModel):
+    """One audit row."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    ts: float
+    wall_ts: float
+    user: str | None
+    action: str
+    target: str | None
+    from_state: str | None
+    detail: dict[str, Any] | None
+    result: str
