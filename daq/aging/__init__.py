@@ -1,0 +1,1 @@
+"""Aging runs: hour accounting and excursions (pure logic, no I/O)."""
