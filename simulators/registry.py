@@ -43,6 +43,7 @@ class SimulatorSpec:
 SIMULATORS: dict[str, SimulatorSpec] = {
     "press": SimulatorSpec("simulators.press:PressSimulator", "tcp", 5025),
     "peel": SimulatorSpec("simulators.peel:PeelTester", "pty"),
+    "oven": SimulatorSpec("simulators.oven:OvenSim", "pty"),
 }
 
 
