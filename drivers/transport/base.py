@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from abc import ABC, abstractmethod
 from types import TracebackType
 
@@ -12,6 +13,22 @@ from drivers.errors import InstrumentConnectionError, InstrumentTimeout, Protoco
 
 DEFAULT_TIMEOUT_S = 2.0
 MAX_LINE_BYTES = 1 << 20
+
+# Our instruments answer in printable ASCII; control characters or bytes ≥ 0x7F in a reply
+# mean line noise (or a talker at the wrong baud rate), never data.
+_GARBAGE = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f-\xff]")
+
+
+def decode_line(raw: bytes, resource: str | None = None) -> str:
+    """A received line as text without its terminator; garbage raises :class:`ProtocolError`.
+
+    The whole line has been consumed, so the link stays in step and usable.
+    """
+    line = raw.rstrip(b"\r\n")
+    if _GARBAGE.search(line):
+        text = line.decode("ascii", errors="backslashreplace")
+        raise ProtocolError("garbled reply (non-printable bytes)", reply=text, resource=resource)
+    return line.decode("ascii")
 
 
 class Transport(ABC):
@@ -130,7 +147,8 @@ class StreamTransport(Transport):
         reader, _ = self._require_open()
         wait = self.timeout if timeout is None else timeout
         try:
-            raw = await asyncio.wait_for(reader.readuntil(b"\n"), wait)
+            async with asyncio.timeout(wait):
+                raw = await reader.readuntil(b"\n")
         except TimeoutError as exc:
             await self.close()
             raise InstrumentTimeout(
@@ -138,7 +156,7 @@ class StreamTransport(Transport):
             ) from exc
         except asyncio.IncompleteReadError as exc:
             await self.close()
-            partial = exc.partial.decode("ascii", errors="replace")
+            partial = exc.partial.decode("ascii", errors="backslashreplace")
             detail = f" (partial line {partial!r})" if partial else ""
             raise InstrumentConnectionError(
                 f"link closed by the instrument{detail}", resource=self.resource
@@ -146,7 +164,20 @@ class StreamTransport(Transport):
         except asyncio.LimitOverrunError as exc:
             await self.close()
             raise ProtocolError("reply line too long", resource=self.resource) from exc
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             await self.close()
             raise InstrumentConnectionError(f"read failed: {exc}", resource=self.resource) from exc
-        return raw.decode("ascii", errors="replace").rstrip("\r\n")
+        return decode_line(raw, self.resource)
+
+    async def query(self, line: str, timeout: float | None = None) -> str:
+        """Send ``line`` and return the one-line reply (one lock, one timeout scope)."""
+        async with self.lock:
+            _, writer = self._require_open()
+            try:
+                writer.write(line.encode("ascii", errors="replace") + b"\n")
+            except (OSError, RuntimeError) as exc:
+                await self.close()
+                raise InstrumentConnectionError(
+                    f"write failed: {exc}", resource=self.resource
+                ) from exc
+            return await self.read_line(timeout)
