@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,3 +48,76 @@ def bus() -> Bus:
 def fast_clock() -> SimClock:
     """Simulated time at 600× (a 20-minute dwell takes 2 s)."""
     return SimClock(scale=600)
+
+
+# -- databases (SQLite and PostgreSQL alike) -------------------------------------------
+
+PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
+
+
+def _run_async(fn: Callable[[], Awaitable[Any]]) -> Any:
+    """Run a coroutine in its own thread and loop (safe from sync fixtures)."""
+    async def main() -> Any:
+        return await fn()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
+
+
+async def _pg_admin(sql: str, database: str = "postgres") -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=database)
+    try:
+        for statement in sql.split(";"):
+            if statement.strip():
+                await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database ``lamina_test_<hex>`` for this test session (dropped after)."""
+    need_service(PG_HOST, PG_PORT, "PostgreSQL")
+    name = f"lamina_test_{secrets.token_hex(5)}"
+    _run_async(lambda: _pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        _run_async(lambda: _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a SQLite file in tmp_path, or the session's PostgreSQL database
+    with its schema emptied. Tests using it run once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'lamina.db'}"
+    url: str = request.getfixturevalue("postgres_database")
+    name = url.rsplit("/", 1)[1]
+    _run_async(
+        lambda: _pg_admin("DROP SCHEMA public CASCADE; CREATE SCHEMA public", database=name)
+    )
+    return url
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[Any]:
+    """An async engine on ``db_url`` with every area's tables created."""
+    from daq.storage.database import create_all, create_engine
+
+    eng = create_engine(db_url)
+    await create_all(eng)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Any) -> Any:
+    """An ``async_sessionmaker`` on ``engine``."""
+    from daq.storage.database import session_factory
+
+    return session_factory(engine)

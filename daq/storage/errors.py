@@ -34,3 +34,23 @@ class RunNotFound(StorageError):
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
         super().__init__(f"no run {run_id!r} on record (see `daq runs list`)")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for faults that clear by themselves: a locked SQLite file, a database that is
+    restarting or unreachable, a dropped connection. Worth retrying with back-off."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, OSError | TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        text = f"{type(exc.orig).__name__} {exc.orig}".lower()
+        return any(
+            word in text
+            for word in ("connection", "shutdown", "cannotconnectnow", "locked", "busy")
+        )
+    return False

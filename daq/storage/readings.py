@@ -1,0 +1,338 @@
+"""Batched storage of readings: bus subscription → bounded buffer → database.
+
+One row per channel. A batch is written when ``batch_size`` rows are waiting or the
+oldest waiting row is ``flush_interval_s`` (real seconds) old, in one transaction that
+also advances ``runs.readings_stored`` / ``runs.last_reading_ts``. Rows go in through the
+driver's bulk path (``executemany`` on SQLite, ``COPY`` on PostgreSQL) or, with
+``method="core"``, through SQLAlchemy Core executemany.
+
+While the database is locked or down the writer keeps draining the bus into its buffer
+(bounded by ``max_buffer_rows``; the oldest rows beyond it are dropped and counted),
+retries with back-off and catches up by itself. A crash loses at most what is buffered:
+the batch in flight and what arrived since.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from sqlalchemy import Table, bindparam, case, insert, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from daq.bus import Bus, Subscription
+from daq.config import Settings
+from daq.messages import Message, Reading
+from daq.storage.errors import is_transient
+from daq.storage.models import ReadingRow, Run
+
+log = logging.getLogger(__name__)
+
+#: A reading row: run_id, instrument, channel, ts, value, unit, replayed.
+Row = tuple[str | None, str, str, float, float, str, bool]
+
+COLUMNS = ("run_id", "instrument", "channel", "ts", "value", "unit", "replayed")
+_SQLITE_INSERT = (
+    f"INSERT INTO readings ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+)
+_runs = cast(Table, Run.__table__)
+_readings = cast(Table, ReadingRow.__table__)
+_ADVANCE_RUN = (
+    update(_runs)
+    .where(_runs.c.id == bindparam("b_run_id"))
+    .values(
+        readings_stored=_runs.c.readings_stored + bindparam("b_rows"),
+        last_reading_ts=case(
+            (
+                _runs.c.last_reading_ts.is_(None)
+                | (_runs.c.last_reading_ts < bindparam("b_last_ts")),
+                bindparam("b_last_ts"),
+            ),
+            else_=_runs.c.last_reading_ts,
+        ),
+    )
+)
+
+#: Consecutive failures of a non-transient kind after which a batch is given up (counted).
+POISON_LIMIT = 5
+
+
+@dataclass
+class WriterStats:
+    """Counters of a :class:`ReadingWriter` (for ``/metrics`` and the benches)."""
+
+    readings_received: int = 0
+    rows_written: int = 0
+    batches: int = 0
+    failures: int = 0
+    rows_dropped: int = 0
+    rows_rejected: int = 0
+    buffered: int = 0
+    last_flush_wall: float | None = None
+    last_error: str | None = None
+
+
+class ReadingWriter:
+    """Writes the readings of a bus subscription to the ``readings`` table in batches."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        subscription: Subscription[Message],
+        *,
+        batch_size: int = 500,
+        flush_interval_s: float = 0.5,
+        max_buffer_rows: int = 1_000_000,
+        method: Literal["bulk", "core"] = "bulk",
+        max_backoff_s: float = 2.0,
+    ) -> None:
+        if batch_size <= 0 or flush_interval_s <= 0 or max_buffer_rows < batch_size:
+            raise ValueError("need batch_size > 0, flush_interval_s > 0, buffer ≥ batch")
+        self.engine = engine
+        self.subscription = subscription
+        self.batch_size = batch_size
+        self.flush_interval_s = flush_interval_s
+        self.max_buffer_rows = max_buffer_rows
+        self.method = method
+        self.max_backoff_s = max_backoff_s
+        self.stats = WriterStats()
+        self._backend = engine.dialect.name
+        self._buffer: deque[Row] = deque()
+        self._since: float | None = None  # monotonic time the oldest buffered row arrived
+        self._retry_at = 0.0
+        self._backoff_s = 0.05
+        self._poison = 0
+        self._task: asyncio.Task[None] | None = None
+        self._write_lock = asyncio.Lock()  # flush() may run beside the task
+
+    @classmethod
+    def from_settings(
+        cls, engine: AsyncEngine, bus: Bus, settings: Settings, **kwargs: Any
+    ) -> ReadingWriter:
+        """A writer on a new ``storage`` subscription, batch size and interval from settings."""
+        subscription = bus.subscribe("storage", (Reading,), maxsize=kwargs.pop("maxsize", 100_000))
+        return cls(
+            engine,
+            subscription,
+            batch_size=settings.readings_batch_size,
+            flush_interval_s=settings.readings_flush_interval_s,
+            **kwargs,
+        )
+
+    # -- intake ---------------------------------------------------------------------
+
+    def _take(self, messages: list[Message]) -> None:
+        if not messages:
+            return
+        buffer = self._buffer
+        rejected = 0
+        for message in messages:
+            if not isinstance(message, Reading):
+                continue
+            self.stats.readings_received += 1
+            run_id, instrument, ts, replayed = (
+                message.run_id,
+                message.instrument,
+                message.ts,
+                message.replayed,
+            )
+            try:
+                ts = float(ts)
+                if not math.isfinite(ts):
+                    raise ValueError(ts)
+            except (TypeError, ValueError):
+                rejected += len(message.values)
+                continue
+            for channel, value in message.values.items():
+                try:
+                    v = float(value.v)
+                except (TypeError, ValueError, AttributeError):
+                    rejected += 1
+                    continue
+                if not math.isfinite(v):
+                    rejected += 1
+                    continue
+                buffer.append((run_id, instrument, channel, ts, v, value.unit, replayed))
+        if rejected:
+            if self.stats.rows_rejected == 0:
+                log.warning("malformed reading values rejected (not finite numbers)")
+            self.stats.rows_rejected += rejected
+        if self._since is None and buffer:
+            self._since = time.monotonic()
+        excess = len(buffer) - self.max_buffer_rows
+        if excess > 0:
+            for _ in range(excess):
+                buffer.popleft()
+            if self.stats.rows_dropped == 0:
+                log.error("reading buffer full (%d rows): dropping the oldest", len(buffer))
+            self.stats.rows_dropped += excess
+        self.stats.buffered = len(buffer)
+
+    def _drain_subscription(self) -> None:
+        self._take(self.subscription.get_batch(self.subscription.maxsize))
+
+    # -- writing --------------------------------------------------------------------
+
+    async def _insert(self, conn: AsyncConnection, rows: list[Row]) -> None:
+        if self.method == "bulk" and self._backend == "sqlite":
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.executemany(_SQLITE_INSERT, rows)  # type: ignore[union-attr]
+        elif self.method == "bulk" and self._backend == "postgresql":
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+                "readings", records=rows, columns=COLUMNS
+            )
+        else:
+            await conn.execute(
+                insert(_readings), [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+            )
+
+    async def _write(self, rows: list[Row]) -> None:
+        per_run: dict[str, list[float]] = {}
+        for row in rows:
+            run_id = row[0]
+            if run_id is not None:
+                entry = per_run.get(run_id)
+                if entry is None:
+                    per_run[run_id] = [1.0, row[3]]
+                else:
+                    entry[0] += 1
+                    if row[3] > entry[1]:
+                        entry[1] = row[3]
+        async with self.engine.begin() as conn:
+            if per_run:
+                # The run update first: on PostgreSQL it opens the transaction COPY joins.
+                await conn.execute(
+                    _ADVANCE_RUN,
+                    [
+                        {"b_run_id": rid, "b_rows": int(n), "b_last_ts": last}
+                        for rid, (n, last) in per_run.items()
+                    ],
+                )
+            elif self.method == "bulk" and self._backend == "postgresql":
+                await conn.exec_driver_sql("SELECT 1")
+            await self._insert(conn, rows)
+
+    async def _write_due(self, force: bool) -> bool:
+        """Write full batches (all buffered rows if the interval passed or ``force``).
+
+        Returns False if a write failed (the rows stay buffered for the retry)."""
+        async with self._write_lock:
+            return await self._write_due_locked(force)
+
+    async def _write_due_locked(self, force: bool) -> bool:
+        flush_all = force or (
+            self._since is not None and time.monotonic() - self._since >= self.flush_interval_s
+        )
+        while self._buffer:
+            if len(self._buffer) < self.batch_size and not flush_all:
+                return True
+            n = min(self.batch_size, len(self._buffer))
+            rows = [self._buffer[i] for i in range(n)]
+            # Shielded: a cancel (shutdown) must not abandon a batch the database may already
+            # have committed, or flush() would write it twice.
+            attempt = asyncio.ensure_future(self._write(rows))
+            try:
+                await asyncio.shield(attempt)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await attempt
+                if attempt.done() and not attempt.cancelled() and attempt.exception() is None:
+                    self._written(n)
+                raise
+            except Exception as exc:
+                self._failed(exc, n)
+                return False
+            self._written(n)
+            self._drain_subscription()
+        return True
+
+    def _failed(self, exc: Exception, n: int) -> None:
+        self.stats.failures += 1
+        self.stats.last_error = str(exc).splitlines()[0] if str(exc) else repr(exc)
+        if is_transient(exc):
+            self._poison = 0
+            log.warning("readings not stored yet (%s); retry in %.2f s",
+                        self.stats.last_error, self._backoff_s)
+        else:
+            self._poison += 1
+            log.exception("storing %d readings failed", n)
+            if self._poison >= POISON_LIMIT:
+                for _ in range(n):
+                    self._buffer.popleft()
+                self.stats.rows_dropped += n
+                self._poison = 0
+                log.error("gave up on a batch of %d readings after %d failures", n, POISON_LIMIT)
+        self._retry_at = time.monotonic() + self._backoff_s
+        self._backoff_s = min(self._backoff_s * 2, self.max_backoff_s)
+        self.stats.buffered = len(self._buffer)
+
+    def _written(self, n: int) -> None:
+        for _ in range(n):
+            self._buffer.popleft()
+        self._poison = 0
+        self._backoff_s = 0.05
+        self.stats.rows_written += n
+        self.stats.batches += 1
+        self.stats.last_flush_wall = time.time()
+        self.stats.buffered = len(self._buffer)
+        # Rows that arrived during the write start their own interval.
+        self._since = time.monotonic() if self._buffer else None
+
+    # -- the task -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Consume the subscription until cancelled."""
+        sub = self.subscription
+        while True:
+            if not self._buffer and sub.depth() == 0:
+                self._take([await sub.get()])
+            self._drain_subscription()
+            now = time.monotonic()
+            if now >= self._retry_at:
+                await self._write_due(force=False)
+                now = time.monotonic()
+            waits = [self.flush_interval_s]
+            if self._since is not None:
+                waits.append(self._since + self.flush_interval_s - now)
+            if self._retry_at > now:
+                waits.append(self._retry_at - now)
+            timeout = max(0.0, min(waits)) if self._buffer else None
+            if sub.depth() == 0:
+                with contextlib.suppress(TimeoutError):
+                    self._take([await asyncio.wait_for(sub.get(), timeout)])
+
+    def start(self) -> asyncio.Task[None]:
+        """Run the writer as a task (``stop()`` ends it and flushes)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self.run(), name="reading-writer")
+        return self._task
+
+    async def flush(self, timeout_s: float = 10.0) -> bool:
+        """Write everything received so far, retrying for up to ``timeout_s``.
+
+        Returns True if nothing is left buffered."""
+        deadline = time.monotonic() + timeout_s
+        self._drain_subscription()
+        while self._buffer:
+            if await self._write_due(force=True):
+                break
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(max(0.0, min(self._retry_at, deadline) - time.monotonic()))
+        return not self._buffer
+
+    async def stop(self, timeout_s: float = 10.0) -> bool:
+        """Stop the task and flush what is buffered (shutdown)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        return await self.flush(timeout_s)
