@@ -1,0 +1,241 @@
+"""The press cycle against the real press simulator over a real socket, at 600×."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from daq.messages import Alarm, Reading
+from daq.procedures.press_cycle import PressCycle
+from daq.procedures.press_record import Outcome, Phase
+from daq.recipes import PressRecipe
+from tests.press_cycle.conftest import Bench
+
+
+def make_cycle(bench: Bench, recipe: PressRecipe | None = None) -> PressCycle:
+    return PressCycle(bench.press, recipe or PressRecipe(), bench.clock, bench.recorder, bench.bus)
+
+
+async def wait_for(condition: object, timeout_s: float = 10.0) -> None:
+    """Wait (real time) until ``condition()`` is true: synchronisation, not a time check."""
+    assert callable(condition)
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.005)
+
+
+def transitions(bench: Bench, run_id: str) -> list[tuple[str | None, str]]:
+    return [
+        (e.data["from"], e.data["to"])
+        for e in bench.recorder.events
+        if e.run_id == run_id and e.kind == "transition"
+    ]
+
+
+def assert_press_safe(bench: Bench) -> None:
+    sim = bench.sim
+    sim.update()
+    assert not sim.heater_on, "heaters still on"
+    assert not sim.pressure_on, "pressure output still on"
+
+
+async def test_default_cycle_completes_with_full_dwell_inside_tolerance(bench: Bench) -> None:
+    readings = bench.bus.subscribe("test", (Reading,))
+    cycle = make_cycle(bench)
+    started = time.monotonic()
+    result = await cycle.run()
+    elapsed = time.monotonic() - started
+
+    assert result.outcome is Outcome.DONE, result.reason
+    assert elapsed < 15.0
+    s = result.summary
+    assert s["dwell_achieved_min"] >= 20.0
+    assert s["dwell_complete"] is True
+    assert 197.0 <= s["dwell_temp_range_c"][0] <= s["dwell_temp_range_c"][1] <= 203.0
+    assert 2.8 <= s["dwell_pressure_range_mpa"][0] <= s["dwell_pressure_range_mpa"][1] <= 3.2
+    assert s["dwell_mean_temp_c"] == pytest.approx(200.0, abs=1.0)
+    assert s["dwell_mean_pressure_mpa"] == pytest.approx(3.0, abs=0.05)
+    assert s["peak_temp_top_c"] >= 199.0 and s["peak_pressure_mpa"] >= 2.9
+    assert [p["phase"] for p in s["phases"]] == [
+        "PRECHECK", "HEAT", "PRESS", "DWELL", "COOL", "RELEASE", "DONE"
+    ]
+    dwell_phase = next(p for p in s["phases"] if p["phase"] == "DWELL")
+    assert dwell_phase["duration_min"] >= 20.0
+    # The heat-up follows the 10 °C/min ramp from room temperature: not faster.
+    heat_phase = next(p for p in s["phases"] if p["phase"] == "HEAT")
+    assert heat_phase["duration_min"] >= (200 - 30) / 10
+
+    assert transitions(bench, result.run_id) == [
+        (None, "PRECHECK"), ("PRECHECK", "HEAT"), ("HEAT", "PRESS"), ("PRESS", "DWELL"),
+        ("DWELL", "COOL"), ("COOL", "RELEASE"), ("RELEASE", "DONE"),
+    ]
+    outcome, reason, summary = bench.recorder.outcomes[result.run_id]
+    assert (outcome, reason) == ("DONE", None)
+    assert summary["dwell_achieved_min"] == s["dwell_achieved_min"]
+    assert bench.recorder.runs[result.run_id].kind == "press_cycle"
+
+    got = readings.get_batch(10_000)
+    assert len(got) == s["readings"] > 20
+    assert {r.run_id for r in got} == {result.run_id}
+    assert set(got[0].values) == {"temp_top", "temp_bottom", "pressure", "ram"}
+    # Cooled under pressure: at the end of COOL the press was still pressing.
+    cool_end = next(p for p in s["phases"] if p["phase"] == "COOL")["end_ts"]
+    last_cool = [r for r in got if r.ts <= cool_end][-1]
+    assert last_cool.values["pressure"].v > 2.8
+    assert max(last_cool.values["temp_top"].v, last_cool.values["temp_bottom"].v) <= 60.0
+    # The press is left idle, released, with its watchdog disarmed.
+    assert_press_safe(bench)
+    assert bench.sim.pressure_mpa <= 0.05
+    assert bench.sim.watchdog_s == 0
+    assert bench.sim.safe_events == []
+
+
+async def test_dwell_pauses_while_pressure_is_out_of_tolerance_and_resumes(bench: Bench) -> None:
+    cycle = make_cycle(bench)
+    task = asyncio.create_task(cycle.run())
+    await wait_for(lambda: cycle.phase is Phase.DWELL and cycle.record.dwell_s >= 180)
+    bench.sim.inject("pressure_leak", "300")  # 5 simulated minutes at 40 % of setpoint
+    result = await task
+
+    assert result.outcome is Outcome.DONE, result.reason
+    s = result.summary
+    assert s["dwell_achieved_min"] >= 20.0
+    # Paused for the leak (5 min, give or take one 30 s poll at each end).
+    assert 4.0 <= s["dwell_paused_min"] <= 6.5
+    dwell_phase = next(p for p in s["phases"] if p["phase"] == "DWELL")
+    assert dwell_phase["duration_min"] >= 20.0 + 4.0
+    notes = [e.data["note"] for e in bench.recorder.events if e.kind == "note"]
+    assert notes == ["dwell_paused", "dwell_resumed"]
+    # The mean during the counted dwell is unaffected by the leak.
+    assert s["dwell_pressure_range_mpa"][0] >= 2.8
+
+
+async def test_abort_mid_dwell_puts_press_safe_within_one_poll(bench: Bench) -> None:
+    cycle = make_cycle(bench)
+    task = asyncio.create_task(cycle.run())
+    await wait_for(lambda: cycle.phase is Phase.DWELL and cycle.record.dwell_s > 60)
+    aborted_at = bench.clock.now()
+    cycle.abort("operator pressed abort")
+    result = await task
+
+    assert result.outcome is Outcome.ABORTED
+    assert result.reason == "operator pressed abort"
+    assert_press_safe(bench)
+    safe = bench.sim.safe_events[0]
+    poll_sim_s = bench.clock.to_sim(cycle.poll_interval_s)
+    assert safe.sim_time - aborted_at <= poll_sim_s
+    assert safe.reason == "ABORT"
+    assert result.summary["safe_confirmed"] is True
+    assert result.summary["dwell_complete"] is False
+    assert transitions(bench, result.run_id)[-1] == ("DWELL", "SAFE")
+    assert bench.recorder.outcomes[result.run_id][0] == "ABORTED"
+    assert [a.severity for a in bench.recorder.alarms] == ["warning"]
+
+
+async def test_cancelling_the_task_is_an_abort(bench: Bench) -> None:
+    cycle = make_cycle(bench)
+    task = asyncio.create_task(cycle.run())
+    await wait_for(lambda: cycle.phase is Phase.HEAT)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert_press_safe(bench)
+    outcome, reason, _ = bench.recorder.outcomes[cycle.run_id]
+    assert outcome == "ABORTED" and reason is not None and "cancel" in reason
+
+
+async def test_garbled_reply_mid_cycle_faults_and_leaves_the_press_safe(bench: Bench) -> None:
+    cycle = make_cycle(bench)
+    task = asyncio.create_task(cycle.run())
+    await wait_for(lambda: cycle.phase is Phase.HEAT and cycle.record.readings > 3)
+    bench.sim.inject("garble")
+    result = await task
+
+    assert result.outcome is Outcome.FAULTED
+    assert result.reason is not None and "ProtocolError" in result.reason
+    assert_press_safe(bench)
+    assert result.summary["safe_confirmed"] is True
+    assert [a.severity for a in bench.recorder.alarms] == ["critical"]
+    # The process and the link live on: the driver still talks to the press.
+    assert (await bench.press.measure_all()).state == "SAFE"
+
+
+async def test_door_opened_mid_cycle_faults_with_the_reason(bench: Bench) -> None:
+    cycle = make_cycle(bench)
+    task = asyncio.create_task(cycle.run())
+    await wait_for(lambda: cycle.phase is Phase.DWELL)
+    bench.sim.inject("door")
+    result = await task
+
+    assert result.outcome is Outcome.FAULTED
+    assert result.reason is not None and "door" in result.reason.lower()
+    assert_press_safe(bench)
+    assert bench.recorder.outcomes[result.run_id][1] == result.reason
+
+
+async def test_estop_mid_cycle_faults(bench: Bench) -> None:
+    cycle = make_cycle(bench)
+    task = asyncio.create_task(cycle.run())
+    await wait_for(lambda: cycle.phase is Phase.PRESS or cycle.phase is Phase.DWELL)
+    bench.sim.inject("estop")
+    result = await task
+    assert result.outcome is Outcome.FAULTED
+    assert result.reason is not None and "ESTOP" in result.reason
+    assert_press_safe(bench)
+
+
+async def test_lost_link_mid_cycle_reconnects_and_makes_the_press_safe(bench: Bench) -> None:
+    cycle = make_cycle(bench)
+    task = asyncio.create_task(cycle.run())
+    await wait_for(lambda: cycle.phase is Phase.HEAT and cycle.record.readings > 3)
+    bench.sim.inject("drop")
+    result = await task
+
+    assert result.outcome is Outcome.FAULTED
+    assert result.reason is not None and "Connection" in result.reason
+    assert_press_safe(bench)
+    assert result.summary["safe_confirmed"] is True
+
+
+async def test_stalled_press_times_out_and_is_made_safe_once_it_answers(bench: Bench) -> None:
+    cycle = make_cycle(bench)
+    task = asyncio.create_task(cycle.run())
+    await wait_for(lambda: cycle.phase is Phase.HEAT and cycle.record.readings > 3)
+    bench.sim.inject("stall", "1.5")  # real seconds: longer than the 1 s reply timeout
+    result = await task
+
+    assert result.outcome is Outcome.FAULTED
+    assert result.reason is not None and "Timeout" in result.reason
+    assert_press_safe(bench)
+    assert result.summary["safe_confirmed"] is True
+
+
+async def test_heat_timeout_faults_and_names_the_phase(bench: Bench) -> None:
+    recipe = PressRecipe(heat_timeout_min=5)  # 175 °C at 10 °C/min needs ~18 min
+    result = await make_cycle(bench, recipe).run()
+    assert result.outcome is Outcome.FAULTED
+    assert result.reason is not None and "within 5 min" in result.reason
+    assert "temperature setpoint" in result.reason
+    assert_press_safe(bench)
+
+
+@pytest.mark.parametrize(
+    ("fault", "arg", "words"),
+    [("door", None, "door is open"), ("alarm", "OVERPRES", "OVERPRES"),
+     ("estop", None, "ESTOP")],
+)
+async def test_precheck_refuses_before_anything_moves(
+    bench: Bench, fault: str, arg: str | None, words: str
+) -> None:
+    bench.sim.inject(fault, arg)
+    result = await make_cycle(bench).run()
+    assert result.outcome is Outcome.FAULTED
+    assert result.reason is not None and words in result.reason
+    sent = [line for _, line in bench.sim.history]
+    assert not any(line.startswith(("TEMP:SET ", "OUTP:HEAT ON", "OUTP:PRES ON", "PRES:SET "))
+                   for line in sent)
+    assert transitions(bench, result.run_id) == [(None, "PRECHECK"), ("PRECHECK", "SAFE")]
+    assert isinstance(bench.recorder.alarms[0], Alarm)
