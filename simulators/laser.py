@@ -275,6 +275,10 @@ class UvLaserSim(SimInstrument):
     def _shutter(self, action: str) -> None:
         if action.upper() == "CLOSE":
             self._close_shutter("command")
+            if self.job is not None and self.job.state == "RUNNING":
+                # No beam, no holes: the job stops where it is.
+                self.job.state = "ABORTED"
+                self.job.ended_ts = self.clock.now()
             return
         reasons = ([] if self.key_on else ["key off"]) + [
             f"interlock {name} open" for name in self.open_interlocks()

@@ -1,0 +1,225 @@
+"""LaserJob against the simulated laser over a real socket: grades of Table 1, interlocks,
+key, abort, lost link, timing on the accelerated clock."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from daq.bus import Bus
+from daq.clock import SimClock
+from daq.laser.params import LaserJobParams, LaserParameterOutOfRange
+from daq.laser.store import SampleInfo
+from daq.messages import Reading
+from daq.procedures.laser_job import LaserJob
+from daq.record import MemoryRecorder
+from drivers.uv_laser import UvLaser
+from tests.laser.conftest import SCALE, LaserRig
+
+EX1 = SampleInfo("EX1-2026-001", "EX1", "Example 1", 5.0, True)
+CMP1 = SampleInfo("CMP1-2026-001", "CMP1", "Comparative 1", 15.0, True)
+
+
+def make_job(
+    laser: UvLaser, sample: SampleInfo, recorder: MemoryRecorder, bus: Bus, **params: object
+) -> LaserJob:
+    return LaserJob(
+        laser,
+        LaserJobParams(sample.sample_id, **params),  # type: ignore[arg-type]
+        SimClock(scale=SCALE),
+        recorder,
+        bus,
+        sample=sample,
+        simulated=True,
+        instrument="laser1",
+    )
+
+
+def shutter_open_commands(rig: LaserRig) -> list[str]:
+    return [c for c in rig.sim.commands_seen if c.upper().startswith("SHUT OPEN")]
+
+
+async def test_example_1_grades_O(rig: LaserRig, laser: UvLaser) -> None:
+    recorder = MemoryRecorder()
+    result = await make_job(laser, EX1, recorder, Bus(), n_holes=500).run()
+    assert result.outcome == "DONE" and result.holes_done == 500
+    assert result.grade is not None and result.grade.grade == "O"
+    assert result.grade.holes_inspected == 500 and result.grade.open_share == 1.0
+    assert not rig.sim.shutter_is_open
+    outcome, _, summary = recorder.outcomes[result.run_id]
+    assert outcome == "DONE" and summary["grade"] == "O" and summary["shutter_closed"]
+
+
+async def test_comparative_1_grades_X(laser: UvLaser) -> None:
+    result = await make_job(laser, CMP1, MemoryRecorder(), Bus(), n_holes=200).run()
+    assert result.grade is not None and result.grade.grade == "X"
+    assert result.grade.holes_open == 0
+
+
+async def test_excessive_power_grades_delta(laser: UvLaser) -> None:
+    result = await make_job(laser, EX1, MemoryRecorder(), Bus(), n_holes=200, power_w=3.6).run()
+    assert result.grade is not None and result.grade.grade == "Δ"
+    assert result.grade.open_share == 1.0 and result.grade.dross_share >= 0.05
+
+
+async def test_sample_from_the_lot_prefix_when_not_told(rig: LaserRig, laser: UvLaser) -> None:
+    job = LaserJob(laser, LaserJobParams("CMP1-77", n_holes=50), SimClock(scale=SCALE),
+                   MemoryRecorder(), Bus())
+    result = await job.run()
+    assert result.grade is not None and result.grade.grade == "X"
+    assert not any(c.startswith("SIM:SAMPLE") for c in rig.sim.commands_seen)
+
+
+async def test_500_holes_at_100_per_s_take_5_s_simulated_and_under_a_second_real(
+    rig: LaserRig, laser: UvLaser
+) -> None:
+    bus = Bus()
+    readings = bus.subscribe("test", (Reading,))
+    job = make_job(laser, EX1, MemoryRecorder(), bus, n_holes=500, hole_rate_hz=100)
+    t0 = time.perf_counter()
+    result = await job.run()
+    real_s = time.perf_counter() - t0
+    job_record = rig.sim.job
+    assert job_record is not None and job_record.started_ts and job_record.ended_ts
+    assert job_record.ended_ts - job_record.started_ts == pytest.approx(5.0)
+    assert result.outcome == "DONE"
+    assert real_s < 1.0, f"drilling took {real_s:.2f} s real"
+    seen = readings.get_batch(10_000)
+    assert seen and seen[-1].values["holes_done"].v == 500
+    assert all(r.run_id == job.run_id for r in seen)
+
+
+async def test_progress_events_every_tenth(laser: UvLaser) -> None:
+    recorder = MemoryRecorder()
+    result = await make_job(laser, EX1, recorder, Bus(), n_holes=500).run()
+    progress = [e for e in recorder.events if e.kind == "progress" and e.run_id == result.run_id]
+    assert 2 <= len(progress) <= 12
+    assert progress[-1].data["holes_done"] == 500
+    fractions = [e.data["fraction"] for e in progress]
+    assert fractions == sorted(fractions)
+
+
+@pytest.mark.parametrize("fault", ["door", "enclosure", "chiller", "key_off"])
+async def test_shutter_never_commanded_open_with_interlock_or_key(
+    rig: LaserRig, laser: UvLaser, fault: str
+) -> None:
+    rig.sim.inject(fault)
+    recorder = MemoryRecorder()
+    result = await make_job(laser, EX1, recorder, Bus(), n_holes=100).run()
+    assert result.outcome == "FAULTED"
+    assert shutter_open_commands(rig) == []
+    assert all(e.action != "open" for e in rig.sim.shutter_history)
+    assert not any(c.startswith("JOB:START") for c in rig.sim.commands_seen)
+    assert result.holes_done == 0
+    assert recorder.alarms and recorder.alarms[-1].severity == "critical"
+
+
+async def test_interlock_mid_job_closes_shutter_within_one_poll(
+    rig: LaserRig, laser: UvLaser
+) -> None:
+    recorder = MemoryRecorder()
+    job = make_job(laser, EX1, recorder, Bus(), n_holes=2000)
+    task = asyncio.create_task(job.run())
+    for _ in range(400):
+        await asyncio.sleep(0.005)
+        if rig.sim.job is not None and rig.sim.job.holes_done > 100:
+            break
+    # A door that opens but whose switch does not stop the laser: only software can act.
+    rig.sim.door_open = True
+    opened_at = rig.sim.clock.now()
+    result = await task
+    closes = [e for e in rig.sim.shutter_history if e.action == "close" and e.cause == "command"]
+    assert closes, rig.sim.shutter_history
+    poll_sim_s = job.poll_interval_s * SCALE
+    # One poll interval plus the few queries of that poll, on a shared 2-core machine.
+    assert closes[0].ts - opened_at <= poll_sim_s + 0.5
+    assert closes[0].was_open  # it was our command that closed it
+    assert result.outcome == "FAULTED" and "door" in (result.reason or "")
+    assert 100 < result.holes_done < 2000
+    _, _, summary = recorder.outcomes[job.run_id]
+    assert summary["job_state"] == "ABORTED" and summary["stop_cause"] == "interlock"
+    assert summary["holes_done"] == result.holes_done
+
+
+async def test_chiller_alarm_mid_job_faults_the_job(rig: LaserRig, laser: UvLaser) -> None:
+    job = make_job(laser, EX1, MemoryRecorder(), Bus(), n_holes=3000)
+    task = asyncio.create_task(job.run())
+    for _ in range(400):
+        await asyncio.sleep(0.005)
+        if rig.sim.job is not None and rig.sim.job.holes_done > 50:
+            break
+    rig.sim.inject("chiller")
+    result = await task
+    assert result.outcome == "FAULTED" and "chiller" in (result.reason or "")
+    assert not rig.sim.shutter_is_open
+    assert 50 <= result.holes_done < 3000
+
+
+async def test_operator_abort_closes_shutter(rig: LaserRig, laser: UvLaser) -> None:
+    recorder = MemoryRecorder()
+    job = make_job(laser, EX1, recorder, Bus(), n_holes=5000)
+    task = asyncio.create_task(job.run())
+    for _ in range(400):
+        await asyncio.sleep(0.005)
+        if rig.sim.job is not None and rig.sim.job.holes_done > 10:
+            break
+    job.abort("operator pressed stop")
+    result = await task
+    assert result.outcome == "ABORTED" and result.reason == "operator pressed stop"
+    assert not rig.sim.shutter_is_open
+    assert rig.sim.shutter_history[-1].cause == "command"
+    assert 10 < result.holes_done < 5000
+
+
+async def test_lost_link_reconnects_and_closes_shutter(rig: LaserRig, laser: UvLaser) -> None:
+    job = make_job(laser, EX1, MemoryRecorder(), Bus(), n_holes=5000)
+    task = asyncio.create_task(job.run())
+    for _ in range(400):
+        await asyncio.sleep(0.005)
+        if rig.sim.job is not None and rig.sim.job.holes_done > 10:
+            break
+    rig.sim.inject("drop")
+    result = await task
+    assert result.outcome == "FAULTED" and "lost link" in (result.reason or "")
+    assert not rig.sim.shutter_is_open
+    assert rig.sim.shutter_history[-1].cause == "command"
+    assert result.summary["shutter_closed"] is True
+    assert result.holes_done > 10
+
+
+async def test_a_garbled_reply_does_not_stop_the_job(rig: LaserRig, laser: UvLaser) -> None:
+    job = make_job(laser, EX1, MemoryRecorder(), Bus(), n_holes=500)
+    task = asyncio.create_task(job.run())
+    for _ in range(400):
+        await asyncio.sleep(0.005)
+        if rig.sim.job is not None and rig.sim.job.state == "RUNNING":
+            break
+    rig.sim.inject("garble")
+    result = await task
+    assert result.outcome == "DONE" and result.grade is not None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"power_w": 9.0},
+        {"power_w": -0.1},
+        {"diameter_um": 5.0},
+        {"pulse_frequency_hz": 200_000.0},
+        {"hole_rate_hz": 0.0},
+        {"n_holes": 0},
+        {"n_holes": 10**6},
+        {"wavelength_nm": 532.0},
+        {"power_w": float("nan")},
+    ],
+)
+async def test_bad_parameters_never_reach_the_laser(
+    rig: LaserRig, laser: UvLaser, bad: dict[str, float]
+) -> None:
+    before = list(rig.sim.commands_seen)
+    with pytest.raises(LaserParameterOutOfRange) as err:
+        make_job(laser, EX1, MemoryRecorder(), Bus(), **bad)
+    assert err.value.field == next(iter(bad))
+    assert rig.sim.commands_seen == before == []
