@@ -1,0 +1,357 @@
+"""The running station: ``async with Lab(settings) as lab:``.
+
+A :class:`Lab` composes everything one ``daq run`` needs, in order: the clock, the bus,
+the database (migrated to head, live runs left by a crash closed as INTERRUPTED), the
+database recorder and the batched readings writer, the MQTT publisher (and the embedded
+broker when ``DAQ_MQTT_URL=embedded``), the instruments — the simulators started
+in-process when none are configured — with one acquisition poller each, and the
+procedures that run as tasks. Leaving the context shuts down cleanly: live procedures
+are aborted to their safe state, readings flushed, the outbox drained as far as the
+broker allows, ``offline`` published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from daq.acquisition import InstrumentPoller
+from daq.bus import Bus
+from daq.clock import SimClock
+from daq.config import Settings
+from daq.messages import InstrumentStatus
+from daq.mqtt.broker import EmbeddedBroker
+from daq.mqtt.outbox import OutboxDrainer
+from daq.mqtt.publisher import MqttPublisher
+from daq.mqtt.topics import parse_mqtt_url
+from daq.service_drivers import (
+    PlannedInstrument,
+    close_driver,
+    connect_driver,
+    identify,
+    plan_instruments,
+    simulators_needed,
+)
+from daq.storage.database import create_engine, session_factory, upgrade
+from daq.storage.readings import ReadingWriter
+from daq.storage.recorder import DbRecorder
+from daq.storage.recovery import InterruptedRun, recover_interrupted
+
+log = logging.getLogger(__name__)
+
+
+class LabError(Exception):
+    """A request the station cannot carry out (unknown run, instrument busy or missing)."""
+
+
+class Procedure(Protocol):
+    """What the station needs of a procedure: its run id, run it, abort it."""
+
+    run_id: str
+
+    async def run(self) -> Any:
+        """Run to the end (records its own outcome)."""
+
+    def abort(self, reason: str = ...) -> None:
+        """Abort: go to the safe state, end ABORTED."""
+
+
+@dataclass
+class ActiveRun:
+    """A procedure running in this station."""
+
+    run_id: str
+    kind: str
+    instrument: str | None
+    operator: str | None
+    started_wall: float
+    procedure: Any = field(repr=False)
+    task: asyncio.Task[Any] = field(repr=False)
+
+    @property
+    def phase(self) -> str | None:
+        """The procedure's current state, if it exposes one."""
+        phase = getattr(self.procedure, "phase", None)
+        return None if phase is None else str(getattr(phase, "value", phase))
+
+
+@dataclass
+class Instrument:
+    """One connected (or connecting) instrument of the station."""
+
+    name: str
+    driver_name: str
+    resource: str
+    driver: Any
+    poller: InstrumentPoller | None
+    idn: str | None = None
+
+
+class Lab:
+    """The station: instruments, acquisition, storage, MQTT and procedures."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clock = SimClock(settings.time_scale, settings.time_origin)
+        self.bus = Bus()
+        self.instruments: dict[str, Instrument] = {}
+        self.pollers: dict[str, InstrumentPoller] = {}
+        self.runs: dict[str, ActiveRun] = {}
+        self.interrupted: list[InterruptedRun] = []
+        self.engine: AsyncEngine | None = None
+        self.sessions: async_sessionmaker[AsyncSession]
+        self.recorder: DbRecorder
+        self.writer: ReadingWriter
+        self.publisher: MqttPublisher
+        self.broker: EmbeddedBroker | None = None
+        self.simulators: Any = None  # simulators.registry.RunningSimulators when embedded
+        self.gauges: dict[str, float] = {"database_up": 0.0, "outbox_pending": 0.0,
+                                         "readings_per_s": 0.0}
+        self._monitor: asyncio.Task[None] | None = None
+        self._stack = contextlib.AsyncExitStack()
+
+    # -- start-up ----------------------------------------------------------------------
+    async def __aenter__(self) -> Lab:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        s = self.settings
+        self.engine = engine = create_engine(s.database_url)
+        self._stack.push_async_callback(engine.dispose)
+        await upgrade(engine)
+        self.sessions = session_factory(engine)
+        self.gauges["database_up"] = 1.0
+        outbox = OutboxDrainer(self.sessions, self.clock)
+        address = parse_mqtt_url(s.mqtt_url, s.embedded_mqtt_port)
+        self.recorder = DbRecorder(self.sessions, self.bus, prefix=s.mqtt_prefix,
+                                   station=s.station, clock=self.clock)
+        self.interrupted = await recover_interrupted(self.recorder, now_ts=self.clock.now())
+        for run in self.interrupted:
+            log.warning("run %s (%s) was live when the service stopped: now INTERRUPTED, "
+                        "%d readings stored", run.run_id, run.kind, run.readings_stored)
+        self.writer = ReadingWriter.from_settings(engine, self.bus, s)
+        self.writer.start()
+        self._stack.push_async_callback(self.writer.stop)
+        if address.embedded:
+            self.broker = EmbeddedBroker(address.host, address.port)
+            port = await self.broker.start()
+            self._stack.push_async_callback(self.broker.stop)
+            address = type(address)(address.host, port, embedded=True)
+        self.publisher = MqttPublisher(
+            host=address.host, port=address.port, prefix=s.mqtt_prefix, clock=self.clock,
+            bus=self.bus, outbox=outbox, readings_queue=s.mqtt_readings_queue,
+            client_id=f"lamina-{s.station}-{id(self):x}",
+        )
+        await self.publisher.start()
+        self._stack.push_async_callback(self.publisher.stop)
+        resources: dict[str, str] | None = None
+        if s.simulated:
+            resources = await self._start_simulators()
+        for planned in plan_instruments(s, resources):
+            await self._connect(planned)
+        self._stack.push_async_callback(self._close_instruments)
+        # Registered last, so it runs first on the way out: procedures to safe state.
+        self._stack.push_async_callback(self._stop_procedures)
+        self._monitor = asyncio.get_running_loop().create_task(self._watch(), name="lab-monitor")
+
+    async def _start_simulators(self) -> dict[str, str]:
+        from simulators.clock import Clock
+        from simulators.registry import start_simulators
+
+        clock = Clock(self.clock.scale, self.clock.origin)
+        self.simulators = await start_simulators(simulators_needed(), clock)
+        self._stack.push_async_callback(self.simulators.stop)
+        return dict(self.simulators)
+
+    async def _connect(self, planned: PlannedInstrument) -> None:
+        cfg = planned.config
+        resource = cfg.address()
+        driver = planned.spec.build(resource, cfg.timeout_s)
+        instrument = Instrument(planned.name, planned.driver, resource, driver, None)
+        self.instruments[planned.name] = instrument
+        try:
+            await connect_driver(driver)
+            instrument.idn = await identify(driver, cfg.timeout_s)
+        except Exception as exc:  # the poller keeps reconnecting; the station still starts
+            log.warning("instrument %s at %s not reachable yet: %s", planned.name, resource, exc)
+            self.bus.publish(InstrumentStatus(planned.name, self.clock.now(), "offline", str(exc)))
+        poll = planned.spec.poll_function()
+        if poll is not None:
+            poller = InstrumentPoller(
+                planned.name, functools.partial(poll, driver), cfg.poll_interval_s, self.clock,
+                self.bus, reconnect=getattr(driver, "reconnect", None),
+            )
+            poller.start()
+            instrument.poller = poller
+            self.pollers[planned.name] = poller
+
+    async def _close_instruments(self) -> None:
+        for poller in self.pollers.values():
+            await poller.stop()
+        for instrument in self.instruments.values():
+            await close_driver(instrument.driver)
+            self.bus.publish(InstrumentStatus(instrument.name, self.clock.now(), "offline",
+                                              "service stopped"))
+
+    # -- shutdown ----------------------------------------------------------------------
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+        await self._stack.aclose()
+
+    async def _stop_procedures(self, timeout_s: float = 15.0) -> None:
+        live = [run for run in self.runs.values() if not run.task.done()]
+        for run in live:
+            log.warning("aborting %s: the service is shutting down", run.run_id)
+            run.procedure.abort("service shutting down")
+        if live:
+            await asyncio.wait([r.task for r in live], timeout=timeout_s)
+
+    # -- procedures --------------------------------------------------------------------
+    def start_procedure(
+        self,
+        kind: str,
+        factory: Callable[[Lab], Procedure],
+        *,
+        instrument: str | None = None,
+        operator: str | None = None,
+    ) -> str:
+        """Run the procedure ``factory(self)`` as a task; its run id.
+
+        Refuses (:class:`LabError`) when ``instrument`` is busy with another live run."""
+        if instrument is not None:
+            busy = [r.run_id for r in self.runs.values()
+                    if r.instrument == instrument and not r.task.done()]
+            if busy:
+                raise LabError(f"{instrument} is busy with run {busy[0]}; abort it first")
+        procedure = factory(self)
+        task = asyncio.get_running_loop().create_task(
+            self._run_procedure(procedure), name=f"run-{procedure.run_id}"
+        )
+        self.runs[procedure.run_id] = ActiveRun(procedure.run_id, kind, instrument, operator,
+                                                time.time(), procedure, task)
+        return procedure.run_id
+
+    async def _run_procedure(self, procedure: Procedure) -> Any:
+        try:
+            return await procedure.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("procedure %s failed", procedure.run_id)
+            return None
+
+    async def start_press_cycle(
+        self, recipe: Any, operator: str | None = None, *,
+        press: str | None = None, sample_id: str | None = None,
+    ) -> str:
+        """Start a press cycle on ``press`` (default: the station's press); the run id.
+
+        ``recipe`` is a :class:`daq.recipes.PressRecipe` or a dict of its fields; out of
+        window → :class:`daq.recipes.RecipeOutOfRange` before anything moves."""
+        from daq.procedures.press_cycle import PressCycle
+        from daq.recipes import PressRecipe, parse_recipe
+
+        parsed = recipe if isinstance(recipe, PressRecipe) else parse_recipe(dict(recipe))
+        name = press or self._instrument_of("lamination_press")
+        instrument = self.instruments.get(name)
+        if instrument is None or instrument.driver_name != "lamination_press":
+            raise LabError(f"no press named {name!r} in this station")
+        poller = instrument.poller
+
+        def build(lab: Lab) -> Procedure:
+            return PressCycle(
+                instrument.driver, parsed, lab.clock, lab.recorder, lab.bus, instrument=name,
+                poller=poller, poll_interval_s=poller.interval_s if poller else None,
+                operator=operator, sample_id=sample_id,
+            )
+
+        run_id = self.start_procedure("press_cycle", build, instrument=name, operator=operator)
+        await self.recorder.audit(operator, "press.start", run_id, None,
+                                  {"recipe": parsed.model_dump(), "press": name})
+        return run_id
+
+    def _instrument_of(self, driver: str) -> str:
+        for instrument in self.instruments.values():
+            if instrument.driver_name == driver:
+                return instrument.name
+        raise LabError(f"this station has no instrument with driver {driver}")
+
+    async def abort(self, run_id: str, operator: str | None = None,
+                    timeout_s: float = 15.0) -> bool:
+        """Abort a live run; True once its procedure has ended (safe state reached)."""
+        run = self.runs.get(run_id)
+        if run is None or run.task.done():
+            raise LabError(f"run {run_id} is not live in this station")
+        phase = run.phase
+        run.procedure.abort(f"operator abort by {operator or 'unknown'}")
+        done, _ = await asyncio.wait([run.task], timeout=timeout_s)
+        await self.recorder.audit(operator, "run.abort", run_id, phase,
+                                  {"kind": run.kind}, "ok" if done else "pending")
+        return bool(done)
+
+    def active_runs(self) -> list[ActiveRun]:
+        """Runs live in this station now."""
+        return [run for run in self.runs.values() if not run.task.done()]
+
+    async def wait_run(self, run_id: str, timeout_s: float | None = None) -> Any:
+        """Wait for a run's procedure to end; its result."""
+        run = self.runs[run_id]
+        return await asyncio.wait_for(asyncio.shield(run.task), timeout_s)
+
+    # -- health ------------------------------------------------------------------------
+    async def _watch(self, period_s: float = 1.0) -> None:
+        last_polls, last_t = self._polls(), time.monotonic()
+        while True:
+            await asyncio.sleep(period_s)
+            polls, now = self._polls(), time.monotonic()
+            self.gauges["readings_per_s"] = (polls - last_polls) / max(now - last_t, 1e-6)
+            last_polls, last_t = polls, now
+            try:
+                async with self.sessions() as session:
+                    await asyncio.wait_for(session.execute(text("SELECT 1")), 2.0)
+                self.gauges["database_up"] = 1.0
+                if self.publisher.outbox is not None:
+                    pending = await asyncio.wait_for(self.publisher.outbox.pending(), 2.0)
+                    self.gauges["outbox_pending"] = float(pending)
+            except Exception as exc:
+                if self.gauges["database_up"]:
+                    log.warning("database not answering: %s", exc)
+                self.gauges["database_up"] = 0.0
+
+    def _polls(self) -> int:
+        return sum(p.polls for p in self.pollers.values())
+
+    def status(self) -> dict[str, Any]:
+        """A summary for /health and `daq run`: broker, database, instruments, runs."""
+        return {
+            "mqtt": self.publisher.state,
+            "database": "up" if self.gauges["database_up"] else "down",
+            "instruments": {
+                name: (p.status or "connecting") for name, p in self.pollers.items()
+            },
+            "active_runs": [r.run_id for r in self.active_runs()],
+            "interrupted_at_start": [r.run_id for r in self.interrupted],
+        }

@@ -1,0 +1,140 @@
+"""Which driver serves which kind of instrument, how the service polls it, and which
+simulator stands in for it when no instruments are configured.
+
+Adding an instrument kind to the service is one line in :data:`DRIVERS` (or a call to
+:func:`register_driver`): the driver class and the poll function as ``module:name``
+(imported only when used, so an unfinished module never breaks the others), the
+simulator of ``simulators.registry`` that speaks its protocol, and the name the
+instrument gets in the embedded (simulated) station.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from daq.config import InstrumentConfig, Settings
+from daq.messages import Value
+
+log = logging.getLogger(__name__)
+
+PollOf = Callable[[Any], Awaitable[dict[str, Value]]]
+
+
+def _load(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+@dataclass(frozen=True)
+class DriverSpec:
+    """How the service builds, polls and simulates one kind of instrument."""
+
+    driver: str  # "module:Class"; Class(resource, timeout_s) is an async driver
+    poll: str | None  # "module:function" taking the driver → channels; None = no polling
+    simulator: str | None  # name in simulators.registry.SIMULATORS
+    default_name: str  # the instrument's name in the simulated station
+    default_poll_interval_s: float = 0.2  # real seconds
+
+    def build(self, resource: str, timeout_s: float) -> Any:
+        """A driver instance for ``resource`` (not yet connected)."""
+        return _load(self.driver)(resource, timeout_s)
+
+    def poll_function(self) -> PollOf | None:
+        """The poll function (``None`` when the instrument streams instead)."""
+        return None if self.poll is None else _load(self.poll)
+
+
+DRIVERS: dict[str, DriverSpec] = {
+    "lamination_press": DriverSpec(
+        "drivers.lamination_press:LaminationPress", "daq.acquisition:poll_press", "press",
+        "press1",
+    ),
+}
+
+
+def register_driver(name: str, spec: DriverSpec) -> None:
+    """Make a driver kind known to the service (peel, oven, laser engineers call this)."""
+    DRIVERS[name] = spec
+
+
+@dataclass(frozen=True)
+class PlannedInstrument:
+    """An instrument the station will connect to."""
+
+    name: str
+    driver: str
+    config: InstrumentConfig
+    spec: DriverSpec
+
+
+def simulated_poll_interval_s(time_scale: float, default_s: float) -> float:
+    """At high time scales poll faster (about every 30 simulated seconds), never < 50 ms."""
+    return min(default_s, max(0.05, 30.0 / time_scale))
+
+
+def plan_instruments(
+    settings: Settings, resources: dict[str, str] | None = None
+) -> list[PlannedInstrument]:
+    """The instruments of ``settings``; in a simulated station ``resources`` maps simulator
+    names to the resource strings they serve on."""
+    planned: list[PlannedInstrument] = []
+    if not settings.simulated:
+        for name, cfg in settings.instruments.items():
+            spec = DRIVERS.get(cfg.driver)
+            if spec is None:
+                log.warning("instrument %s: driver %s is not available yet", name, cfg.driver)
+                continue
+            planned.append(PlannedInstrument(name, cfg.driver, cfg, spec))
+        return planned
+    for driver, spec in DRIVERS.items():
+        if spec.simulator is None or resources is None or spec.simulator not in resources:
+            continue
+        interval = simulated_poll_interval_s(settings.time_scale, spec.default_poll_interval_s)
+        cfg = InstrumentConfig(
+            driver=driver,
+            resource=resources[spec.simulator],
+            poll_interval_s=interval,
+        )
+        planned.append(PlannedInstrument(spec.default_name, driver, cfg, spec))
+    return planned
+
+
+def simulators_needed() -> list[str]:
+    """The simulators that stand in for every known driver kind (those that exist)."""
+    from simulators.registry import SIMULATORS
+
+    return [s.simulator for s in DRIVERS.values() if s.simulator in SIMULATORS and s.simulator]
+
+
+async def connect_driver(driver: Any) -> None:
+    """Open a driver's link (``connect()`` or ``async with`` entry)."""
+    connect = getattr(driver, "connect", None)
+    if connect is not None:
+        await connect()
+    else:
+        await driver.__aenter__()
+
+
+async def close_driver(driver: Any) -> None:
+    """Close a driver's link, never raising."""
+    try:
+        close = getattr(driver, "close", None)
+        if close is not None:
+            await close()
+        else:
+            await driver.__aexit__(None, None, None)
+    except Exception as exc:
+        log.debug("closing driver: %s", exc)
+
+
+async def identify(driver: Any, timeout_s: float = 5.0) -> str | None:
+    """The instrument's identity string, if the driver can ask for it."""
+    ask = getattr(driver, "identify", None)
+    if ask is None:
+        return None
+    return str(await asyncio.wait_for(ask(), timeout_s))
