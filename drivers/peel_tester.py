@@ -20,7 +20,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
 
-from drivers.errors import InstrumentCommandError, InstrumentTimeout, ProtocolError
+from drivers.errors import (
+    InstrumentCommandError,
+    InstrumentError,
+    InstrumentTimeout,
+    ProtocolError,
+)
 from drivers.transport.base import Transport
 from drivers.transport.factory import make_transport
 
@@ -264,15 +269,27 @@ class PeelTester:
         self.peeling = True
         try:
             while True:
-                line = await self.transport.read_line(idle_timeout_s)
+                try:
+                    line = await self.transport.read_line(idle_timeout_s)
+                except ProtocolError as exc:
+                    if not self.transport.is_open:
+                        raise
+                    # The transport refused a line of line noise but stayed in step.
+                    yield GarbledLine(exc.reply or "")
+                    continue
                 item = parse_stream_line(line)
                 if item is None:
                     continue
+                if isinstance(item, PeelEnd):
+                    self.peeling = False
                 yield item
                 if isinstance(item, PeelEnd):
                     return
-        finally:
+        except InstrumentError:
             self.peeling = False
+            raise
+        # A reader that stops early (cancelled) leaves `peeling` set: the tester is still
+        # streaming, so `stop()` sends STOP without waiting for an OK.
 
     async def wait_for_start(self, timeout_s: float | None = None) -> PeelBegin | PeelPoint:
         """Wait until the tester starts peeling on its own (its front-panel START).
@@ -282,7 +299,12 @@ class PeelTester:
         ``timeout_s`` it waits until cancelled.
         """
         while True:
-            line = await self.transport.read_line(1e9 if timeout_s is None else timeout_s)
+            try:
+                line = await self.transport.read_line(1e9 if timeout_s is None else timeout_s)
+            except ProtocolError:
+                if not self.transport.is_open:
+                    raise
+                continue
             item = parse_stream_line(line)
             if isinstance(item, PeelBegin | PeelPoint):
                 self.peeling = True

@@ -1,0 +1,38 @@
+"""The 0002_peel migration creates the tables the models describe, and drops them again."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from daq.storage.database import create_engine, downgrade, upgrade
+from daq.storage.peel_models import PeelResultRow, PeelTestRow
+
+
+async def _tables(engine: AsyncEngine) -> dict[str, set[str]]:
+    async with engine.connect() as conn:
+        def read(sync_conn: object) -> dict[str, set[str]]:
+            insp = inspect(sync_conn)
+            return {
+                t: {c["name"] for c in insp.get_columns(t)}
+                for t in insp.get_table_names()
+            }
+        return await conn.run_sync(read)
+
+
+async def test_0002_creates_peel_tables_matching_the_models_and_downgrades(
+    peel_db_url: str,
+) -> None:
+    engine = create_engine(peel_db_url)
+    try:
+        await upgrade(engine, "0002")
+        tables = await _tables(engine)
+        for model in (PeelTestRow, PeelResultRow):
+            expected = {c.name for c in model.__table__.columns}
+            assert tables[model.__tablename__] == expected
+        await downgrade(engine, "0001")
+        tables = await _tables(engine)
+        assert "peel_tests" not in tables and "peel_results" not in tables
+        assert "runs" in tables
+    finally:
+        await engine.dispose()
