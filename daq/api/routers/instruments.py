@@ -20,21 +20,25 @@ def describe_instruments(lab: Any, rows: list[Instrument]) -> list[InstrumentOut
     known = {row.name: row for row in rows}
     configured = getattr(getattr(lab, "settings", None), "instruments", {}) or {}
     pollers = pollers_of(lab)
-    names = sorted(set(known) | set(pollers) | set(configured))
+    live = getattr(lab, "instruments", {}) or {}
+    names = sorted(set(known) | set(pollers) | set(configured) | set(live))
     out: list[InstrumentOut] = []
     for name in names:
         row = known.get(name)
         poller = pollers.get(name)
         cfg = configured.get(name)
+        inst = live.get(name)
         latest = getattr(poller, "latest", None)
         live_status = getattr(poller, "status", None)
         out.append(
             InstrumentOut(
                 name=name,
-                driver=row.driver if row else (cfg.driver if cfg else None),
-                resource=row.resource if row else (cfg.resource if cfg else None),
+                driver=getattr(inst, "driver_name", None)
+                or (row.driver if row else (cfg.driver if cfg else None)),
+                resource=getattr(inst, "resource", None)
+                or (row.resource if row else (cfg.resource if cfg else None)),
                 status=str(live_status or (row.status if row else "offline")),
-                idn=row.idn if row else None,
+                idn=getattr(inst, "idn", None) or (row.idn if row else None),
                 last_seen_ts=latest.ts if latest else (row.last_seen_ts if row else None),
                 run_id=getattr(poller, "run_id", None),
                 values={

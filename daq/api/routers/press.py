@@ -11,6 +11,7 @@ from daq.api.deps import LabDep, Operator, SessionDep
 from daq.api.routers.recipes import DEFAULT_NAME, find_recipe
 from daq.api.schemas import PressCycleRequest, RunStarted
 from daq.recipes import RecipeError
+from daq.service import LabError
 
 router = APIRouter(prefix="/api/press", tags=["press"])
 
@@ -32,7 +33,7 @@ async def start_cycle(
         run_id = await _start(lab, recipe, me.name, body.sample_id)
     except RecipeError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
-    except RuntimeError as exc:  # press busy, not connected
+    except LabError as exc:  # press busy or missing
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     note_action(request, "press.start", target=run_id)
     return RunStarted(run_id=run_id, kind="press_cycle")

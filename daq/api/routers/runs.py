@@ -25,6 +25,7 @@ from daq.api.schemas import (
     RunOut,
 )
 from daq.clock import iso
+from daq.service import LabError
 from daq.storage.models import RUN_STATUSES, ReadingRow, Run, RunEventRow
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -211,5 +212,10 @@ async def abort_run(
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail=f"run {run_id} is {run.status}, not live here"
         )
-    await lab.abort(run_id, me.name)
-    return AbortOut(run_id=run_id, status="ABORTING", detail="abort sent; the press goes SAFE")
+    try:
+        ended = await lab.abort(run_id, me.name)
+    except LabError as exc:  # ended between the check and the abort
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    if ended:
+        return AbortOut(run_id=run_id, status="ABORTED", detail="run aborted; safe state reached")
+    return AbortOut(run_id=run_id, status="ABORTING", detail="abort sent; still going safe")

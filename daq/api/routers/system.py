@@ -27,7 +27,9 @@ async def health(request: Request, lab: LabDep) -> dict[str, Any]:
     except Exception as exc:  # report, do not fail the probe with a 500
         database = f"down: {type(exc).__name__}"
     now = lab.clock.now()
+    service: dict[str, Any] = lab.status() if hasattr(lab, "status") else {}
     return {
+        "mqtt": service.get("mqtt", "unknown"),
         "status": "ok" if database == "ok" else "degraded",
         "station": lab.settings.station,
         "ts": now,
