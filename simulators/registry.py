@@ -44,6 +44,7 @@ SIMULATORS: dict[str, SimulatorSpec] = {
     "press": SimulatorSpec("simulators.press:PressSimulator", "tcp", 5025),
     "peel": SimulatorSpec("simulators.peel:PeelTester", "pty"),
     "oven": SimulatorSpec("simulators.oven:OvenSim", "pty"),
+    "laser": SimulatorSpec("simulators.laser:UvLaserSim", "tcp", 5026),
 }
 
 
