@@ -19,7 +19,7 @@ from enum import StrEnum
 from types import TracebackType
 
 from drivers.errors import ProtocolError
-from drivers.scpi import ScpiInstrument, parse_float
+from drivers.scpi import ScpiInstrument
 from drivers.transport.base import DEFAULT_TIMEOUT_S, Transport
 from drivers.transport.factory import make_transport
 
@@ -199,7 +199,11 @@ class LaminationPress:
         except ValueError:
             raise ProtocolError("unknown press state", reply=reply,
                                 resource=self.resource) from None
-        top, bottom, pressure, ram = (parse_float(p, resource=self.resource) for p in parts[:4])
+        try:
+            top, bottom, pressure, ram = (float(p) for p in parts[:4])
+        except ValueError:
+            raise ProtocolError("expected numbers in MEAS:ALL? reply", reply=reply,
+                                resource=self.resource) from None
         return PressReading(top, bottom, pressure, ram, state)
 
     # -- safety ----------------------------------------------------------------------------

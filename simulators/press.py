@@ -127,7 +127,7 @@ class PressSimulator(SimInstrument):
         self.door_closed = True
         self.estop_pressed = False
         self.runaway = False
-        self.leak_until: float | None = None  # simulated epoch s
+        self.leak_remaining_s = 0.0  # simulated seconds of pressure leak still to come
         self.watchdog_s = 0.0
         self._watchdog_deadline: float | None = None  # time.monotonic()
 
@@ -181,17 +181,12 @@ class PressSimulator(SimInstrument):
             self.bottom.cool(dt)
         self._step_pressure(dt)
 
-    def _pressure_target_mpa(self) -> float:
-        if not self.pressure_on:
-            return 0.0
-        if self.leak_until is not None:
-            if self.clock.now() < self.leak_until:
-                return self.pressure_setpoint_mpa * 0.4
-            self.leak_until = None
-        return self.pressure_setpoint_mpa
-
     def _step_pressure(self, dt: float) -> None:
-        target = self._pressure_target_mpa()
+        target = self.pressure_setpoint_mpa if self.pressure_on else 0.0
+        if self.leak_remaining_s > 0:
+            # A leaking seal: the pump cannot hold more than 40 % of the setpoint.
+            target *= 0.4
+            self.leak_remaining_s = max(0.0, self.leak_remaining_s - dt)
         tau = PRESSURE_BUILD_TAU_S if target >= self.pressure_mpa else PRESSURE_RELEASE_TAU_S
         self.pressure_mpa = target + (self.pressure_mpa - target) * math.exp(-dt / tau)
 
@@ -283,8 +278,7 @@ class PressSimulator(SimInstrument):
             self.runaway = True
             return True
         if name == "pressure_leak":
-            duration = number(arg, 0) if arg else 120.0
-            self.leak_until = self.clock.now() + duration
+            self.leak_remaining_s = number(arg, 0) if arg else 120.0
             return True
         if name == "alarm":
             alarm = (arg or "OVERPRES").strip().upper()
@@ -298,7 +292,7 @@ class PressSimulator(SimInstrument):
         self.door_closed = True
         self.estop_pressed = False
         self.runaway = False
-        self.leak_until = None
+        self.leak_remaining_s = 0.0
 
     # -- the command table -------------------------------------------------------------
     def handle(self, line: str) -> str | None:
@@ -320,7 +314,7 @@ class PressSimulator(SimInstrument):
     def _rst(self) -> None:
         self._reset_settings()
         self.runaway = False
-        self.leak_until = None
+        self.leak_remaining_s = 0.0
         self.watchdog_s = 0.0
         self._watchdog_deadline = None
         self._leave_safe()
