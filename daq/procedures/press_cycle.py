@@ -326,10 +326,10 @@ class PressCycle:
         except TimeoutError:
             raise CycleFault(f"no reading from the press for {timeout_s:g} s") from None
         if not self._own_poller:
-            # Someone else polls: ask the interlock questions ourselves (kicks the watchdog).
+            # The station's poller reads only measurements: ask the interlock questions here.
+            state = (await self.press.measure_all()).state
             door_closed = await self.press.door_closed()
             alarms = await self.press.alarms()
-            state = self.status.state if self.status else PressState.IDLE
             self.status = PressStatus(state, door_closed, alarms)
         self.last_reading = reading
         self.record.observe(reading)
@@ -340,13 +340,16 @@ class PressCycle:
         status = self.status
         if status is None:
             return
-        alarms = ", ".join(status.alarms) or "none"
-        if status.state in (PressState.SAFE, PressState.ESTOP):
-            raise InterlockTripped(f"press went {status.state} by itself (alarms: {alarms})")
+        problems: list[str] = []
         if not status.door_closed:
-            raise InterlockTripped(f"press door opened during {self.phase} (alarms: {alarms})")
-        if status.alarms:
-            raise InterlockTripped(f"press alarm during {self.phase}: {alarms}")
+            problems.append("press door opened")
+        if status.state in (PressState.SAFE, PressState.ESTOP):
+            problems.append(f"press went {status.state} by itself")
+        elif status.alarms:
+            problems.append("press alarm")
+        if problems:
+            alarms = ", ".join(status.alarms) or "none"
+            raise InterlockTripped(f"{'; '.join(problems)} during {self.phase} (alarms: {alarms})")
 
     def _temperature_ok(self, reading: Reading) -> bool:
         r = self.recipe

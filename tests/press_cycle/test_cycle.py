@@ -239,3 +239,23 @@ async def test_precheck_refuses_before_anything_moves(
                    for line in sent)
     assert transitions(bench, result.run_id) == [(None, "PRECHECK"), ("PRECHECK", "SAFE")]
     assert isinstance(bench.recorder.alarms[0], Alarm)
+
+
+async def test_a_cycle_can_use_the_stations_own_poller(bench: Bench) -> None:
+    """The service polls the press continuously; a cycle attaches its run to that poller."""
+    from daq.acquisition import InstrumentPoller, poll_press
+
+    poller = InstrumentPoller("press1", lambda: poll_press(bench.press), 0.05, bench.clock,
+                              bench.bus, reconnect=bench.press.reconnect)
+    async with poller:
+        cycle = PressCycle(bench.press, PressRecipe(dwell_min=5), bench.clock, bench.recorder,
+                           bench.bus, instrument="press1", poller=poller)
+        task = asyncio.create_task(cycle.run())
+        await wait_for(lambda: cycle.phase is Phase.DWELL)
+        assert poller.run_id == cycle.run_id
+        bench.sim.inject("door")
+        result = await task
+        assert poller.running and poller.run_id is None  # the station keeps polling
+    assert result.outcome is Outcome.FAULTED
+    assert result.reason is not None and "door" in result.reason
+    assert_press_safe(bench)
