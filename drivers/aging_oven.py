@@ -177,7 +177,11 @@ class AgingOven:
         async with self.transport.lock:
             await self.transport.write_line(command)
             while True:
-                line = (await self.transport.read_line()).strip()
+                try:
+                    line = (await self.transport.read_line()).strip()
+                except ProtocolError as exc:  # a garbled line, consumed whole: skip it
+                    rejected.append(exc.reply or "")
+                    continue
                 if line.startswith("END"):
                     more = self._parse_end(line)
                     break

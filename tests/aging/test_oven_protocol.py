@@ -1,0 +1,113 @@
+"""The oven simulator and its driver, over a real pseudo-terminal."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from drivers.aging_oven import AgingOven, OvenSensorFault
+from drivers.errors import InstrumentCommandError
+from tests.aging.conftest import OvenRig
+
+HOUR = 3600.0
+
+
+async def test_oven_identifies_and_holds_its_setpoint(oven: AgingOven) -> None:
+    assert (await oven.identify()).startswith("LAMINA,AO-150")
+    await oven.set_setpoint_c(150)
+    assert await oven.setpoint_c() == 150.0
+    assert abs(await oven.process_value_c() - 150.0) <= 0.3
+    assert await oven.alarms() == ()
+    assert await oven.door_open() is False
+
+
+async def test_setpoint_outside_the_oven_range_is_refused_by_oven_and_driver(
+    oven: AgingOven,
+) -> None:
+    reply = await oven.transport.query("SP 400")
+    assert reply.startswith("ERR,-222")
+    with pytest.raises(InstrumentCommandError, match="outside 0–300"):
+        await oven.set_setpoint_c(400)
+    assert await oven.setpoint_c() == 150.0  # nothing changed
+
+
+async def test_door_open_drops_the_temperature_toward_ambient(oven: AgingOven,
+                                                              rig: OvenRig) -> None:
+    await oven.transport.query("ID?")
+    await oven.transport.write("SIM:FAULT door,1")
+    assert await oven.door_open() is True
+    start = rig.clock.now()
+    await rig.clock.sleep(0.5 * HOUR)
+    assert await oven.process_value_c() < 60.0
+    rows = await oven.log_since(start)
+    assert any(r.door_open for r in rows)
+    await rig.clock.sleep(1.0 * HOUR)
+    assert await oven.door_open() is False
+
+
+async def test_sensor_fault_gives_an_error_and_log_rows_without_temperature(
+    oven: AgingOven, rig: OvenRig
+) -> None:
+    start = rig.clock.now()
+    await oven.transport.write("SIM:FAULT sensor,0.5")
+    with pytest.raises(OvenSensorFault, match="Sensor fault"):
+        await oven.process_value_c()
+    assert "SENSOR" in await oven.alarms()
+    await rig.clock.sleep(HOUR)
+    rows = await oven.log_since(start)
+    blind = [r for r in rows if r.pv_c is None]
+    assert 20 <= len(blind) <= 40 and all("SENSOR" in r.alarms for r in blind)
+    assert rows[-1].pv_c is not None
+
+
+async def test_overtemperature_raises_the_oven_alarm(oven: AgingOven, rig: OvenRig) -> None:
+    await oven.transport.write("SIM:FAULT overtemp")
+    await rig.clock.sleep(HOUR)
+    assert "OVERTEMP" in await oven.alarms()
+    assert await oven.process_value_c() > 165.0
+
+
+async def test_fifty_hours_of_history_page_by_page_one_row_a_minute(
+    oven: AgingOven, rig: OvenRig
+) -> None:
+    start = rig.clock.now()
+    await rig.clock.sleep(50 * HOUR + 120)
+    first = await oven.log_page(start)
+    assert len(first.rows) == 500 and first.more
+    rows = await oven.log_since(start)
+    ts = [r.ts for r in rows]
+    assert len(ts) >= 3000
+    assert all(b - a == 60.0 for a, b in itertools.pairwise(ts))
+    assert all(t % 60 == 0 for t in ts)
+
+
+async def test_log_holes_lose_rows_and_write_two_out_of_order(oven: AgingOven,
+                                                             rig: OvenRig) -> None:
+    start = rig.clock.now()
+    await oven.transport.write("SIM:FAULT log_holes,1")
+    await rig.clock.sleep(2 * HOUR)
+    ts = [r.ts for r in await oven.log_since(start)]
+    gaps = [b - a for a, b in itertools.pairwise(ts)]
+    assert max(gaps) >= 3600.0
+    assert sum(1 for g in gaps if g < 0) == 1
+
+
+async def test_garbled_log_rows_are_rejected_never_guessed(oven: AgingOven,
+                                                           rig: OvenRig) -> None:
+    start = rig.clock.now()
+    await rig.clock.sleep(2 * HOUR)
+    await oven.transport.write("SIM:FAULT garble")
+    page = await oven.log_page(start)
+    assert len(page.rejected) == 1
+    clean = await oven.log_page(start)
+    assert not clean.rejected
+    assert {r.ts for r in page.rows} < {r.ts for r in clean.rows}
+
+
+async def test_oven_keeps_logging_while_nobody_is_connected(rig: OvenRig) -> None:
+    start = rig.clock.now()
+    await rig.clock.sleep(10 * HOUR)  # no client at all
+    async with AgingOven(rig.resource) as oven:
+        rows = await oven.log_since(start)
+    assert len(rows) >= 590
