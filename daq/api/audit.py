@@ -9,6 +9,7 @@ and the wall time (``wall_ts``).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import MutableMapping
@@ -26,6 +27,15 @@ log = logging.getLogger(__name__)
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _KEY = "lamina_audit"
+MAX_KEPT_BODY = 16_384
+#: Key of a route's ``openapi_extra`` naming its audit action (so that a request refused
+#: before the route runs, by auth or validation, is still logged under the right action).
+AUDIT_KEY = "x-audit-action"
+
+
+def audited(action: str) -> dict[str, Any]:
+    """``openapi_extra`` of a state-changing route: ``@router.post(..., **audited("x"))``."""
+    return {"openapi_extra": {AUDIT_KEY: action}}
 
 
 def _notes(conn: HTTPConnection) -> dict[str, Any]:
@@ -55,6 +65,19 @@ def note_action(
 def note_detail(conn: HTTPConnection, **detail: Any) -> None:
     """Add facts to this request's audit detail (e.g. the refusal message)."""
     _notes(conn).setdefault("detail", {}).update(detail)
+
+
+def redacted_json(body: bytes) -> Any:
+    """The JSON request body with secrets (passwords) masked; None if not JSON."""
+    if not body:
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(data, dict):
+        data = {k: ("***" if "password" in k.lower() else v) for k, v in data.items()}
+    return data
 
 
 def result_of(status_code: int) -> str:
@@ -97,6 +120,13 @@ class AuditMiddleware:
             return
         scope.setdefault("state", {})
         status_holder = {"code": 500}
+        body = bytearray()
+
+        async def receive_and_keep(message: Message | None = None) -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and len(body) < MAX_KEPT_BODY:
+                body.extend(message.get("body", b"")[: MAX_KEPT_BODY - len(body)])
+            return message
 
         async def send_and_watch(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -104,23 +134,31 @@ class AuditMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_and_watch)
+            await self.app(scope, receive_and_keep, send_and_watch)
         finally:
-            await self._write(scope, status_holder["code"])
+            await self._write(scope, status_holder["code"], bytes(body))
 
-    async def _write(self, scope: Scope, status_code: int) -> None:
+    async def _write(self, scope: Scope, status_code: int, body: bytes) -> None:
         notes: dict[str, Any] = scope.get("state", {}).get(_KEY, {})
         route = scope.get("route")
         path_template = getattr(route, "path", scope.get("path", ""))
+        declared = (getattr(route, "openapi_extra", None) or {}).get(AUDIT_KEY)
+        params = scope.get("path_params") or {}
+        request = redacted_json(body)
+        if not params and isinstance(request, dict) and not notes.get("target"):
+            # Refused before the route ran: name the target from the request itself.
+            params = {k: request[k] for k in ("name", "username", "recipe_name") if k in request}
+        target = notes.get("target") or next(iter(params.values()), None) or scope.get("path")
         row = AuditLog(
             ts=self.clock.now(),
             wall_ts=time.time(),
             user=notes.get("user"),
-            action=notes.get("action") or f"{scope['method']} {path_template}",
-            target=(notes.get("target") or scope.get("path", ""))[:128],
+            action=notes.get("action") or declared or f"{scope['method']} {path_template}",
+            target=str(target)[:128],
             from_state=notes.get("from_state"),
             detail={"method": scope["method"], "path": scope.get("path", ""),
-                    "status": status_code, **notes.get("detail", {})},
+                    "status": status_code, **notes.get("detail", {}),
+                    **({"request": request} if status_code >= 400 and request else {})},
             result=result_of(status_code),
         )
         try:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy import select
 
 from daq.api import accounts
-from daq.api.audit import note_action, note_user
+from daq.api.audit import audited, note_action, note_user
 from daq.api.deps import Admin, SessionDep, Viewer, bearer_token
 from daq.api.schemas import (
     AuditOut,
@@ -24,7 +24,7 @@ from daq.storage.models import AuditLog
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/api/auth/token", response_model=TokenOut)
+@router.post("/api/auth/token", response_model=TokenOut, **audited("auth.login"))
 async def login(body: LoginRequest, request: Request, session: SessionDep) -> TokenOut:
     """Exchange a user name and password for a bearer token."""
     note_user(request, body.username)
@@ -44,7 +44,7 @@ async def who_am_i(me: Viewer) -> WhoAmI:
     return WhoAmI(username=me.name, role=me.role)
 
 
-@router.post("/api/auth/logout", status_code=204)
+@router.post("/api/auth/logout", status_code=204, **audited("auth.logout"))
 async def logout(request: Request, me: Viewer, session: SessionDep) -> None:
     """Revoke the token this request was made with."""
     note_action(request, "auth.logout", target=me.name)
@@ -59,7 +59,9 @@ async def list_users(_: Admin, session: SessionDep) -> list[User]:
     return await accounts.list_users(session)
 
 
-@router.post("/api/users", response_model=UserCreated, status_code=201)
+@router.post(
+    "/api/users", response_model=UserCreated, status_code=201, **audited("user.add")
+)
 async def add_user(body: UserIn, request: Request, _: Admin, session: SessionDep) -> UserCreated:
     """Create a user (admin); the password is shown once."""
     note_action(request, "user.add", target=body.name, role=body.role)
@@ -78,7 +80,7 @@ async def add_user(body: UserIn, request: Request, _: Admin, session: SessionDep
     )
 
 
-@router.patch("/api/users/{name}", response_model=UserOut)
+@router.patch("/api/users/{name}", response_model=UserOut, **audited("user.change"))
 async def change_user(
     name: str, body: RolePatch, request: Request, _: Admin, session: SessionDep
 ) -> User:

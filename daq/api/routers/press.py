@@ -6,7 +6,7 @@ import inspect
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from daq.api.audit import note_action, note_detail
+from daq.api.audit import audited, note_action, note_detail
 from daq.api.deps import LabDep, Operator, SessionDep
 from daq.api.routers.recipes import DEFAULT_NAME, find_recipe
 from daq.api.schemas import PressCycleRequest, RunStarted
@@ -16,7 +16,9 @@ from daq.service import LabError
 router = APIRouter(prefix="/api/press", tags=["press"])
 
 
-@router.post("/cycles", response_model=RunStarted, status_code=201)
+@router.post(
+    "/cycles", response_model=RunStarted, status_code=201, **audited("press.start")
+)
 async def start_cycle(
     body: PressCycleRequest, request: Request, me: Operator, session: SessionDep, lab: LabDep
 ) -> RunStarted:

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from sqlalchemy import select
 
-from daq.api.audit import note_action
+from daq.api.audit import audited, note_action
 from daq.api.deps import Operator, SessionDep, Viewer
 from daq.api.schemas import RecipeOut, WindowOut
 from daq.recipes import WINDOWS, PressRecipe
@@ -82,7 +82,7 @@ async def get_recipe(name: RecipeName, _: Viewer, session: SessionDep) -> Recipe
     return _out(row)
 
 
-@router.put("/{name}", response_model=RecipeOut)
+@router.put("/{name}", response_model=RecipeOut, **audited("recipe.put"))
 async def put_recipe(
     name: RecipeName, recipe: PressRecipe, request: Request, me: Operator, session: SessionDep
 ) -> RecipeOut:
@@ -106,7 +106,7 @@ async def put_recipe(
     return _out(row)
 
 
-@router.delete("/{name}", status_code=204)
+@router.delete("/{name}", status_code=204, **audited("recipe.delete"))
 async def delete_recipe(
     name: RecipeName, request: Request, _: Operator, session: SessionDep
 ) -> None:

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from daq.api.audit import note_action
+from daq.api.audit import audited, note_action
 from daq.api.deps import LabDep, Operator, SessionDep, Viewer, get_sessions
 from daq.api.lab_access import active_run_ids
 from daq.api.schemas import (
@@ -196,7 +196,9 @@ async def _csv_rows(
             return
 
 
-@router.post("/{run_id}/abort", response_model=AbortOut, status_code=202)
+@router.post(
+    "/{run_id}/abort", response_model=AbortOut, status_code=202, **audited("run.abort")
+)
 async def abort_run(
     run_id: str, request: Request, me: Operator, session: SessionDep, lab: LabDep
 ) -> AbortOut:
