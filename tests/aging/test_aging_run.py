@@ -67,7 +67,7 @@ async def test_door_open_two_hours_is_one_excursion_with_one_alarm(
     rid = await runner.start(AgingPlan(target_h=30, pullouts_h=(30,)), ["S1"])
     await rig.clock.sleep(5 * HOUR)
     door_ts = rig.clock.now()
-    await oven.transport.write("SIM:FAULT door,2")
+    rig.sim.inject("door", "2")
     await runner.wait(rid)
     report = await status(sessions, rid)
     (exc,) = report["excursions"]
@@ -95,7 +95,7 @@ async def test_every_event_and_alarm_of_a_run_has_its_outbox_row(
     runner = runner_for(rig, oven, recorder, sessions)
     rid = await runner.start(AgingPlan(target_h=40, pullouts_h=(20, 40)), ["S1"])
     await rig.clock.sleep(3 * HOUR)
-    await oven.transport.write("SIM:FAULT door,1")
+    rig.sim.inject("door", "1")
     await runner.wait(rid)
     async with sessions() as s:
         events = list(await s.scalars(select(RunEventRow).where(RunEventRow.run_id == rid)))
@@ -161,9 +161,9 @@ async def test_log_holes_and_garbled_lines_are_unmonitored_never_invented(
     runner = runner_for(rig, oven, recorder, sessions)
     rid = await runner.start(AgingPlan(target_h=40, pullouts_h=(40,)), ["S1"])
     await rig.clock.sleep(5 * HOUR)
-    await oven.transport.write("SIM:FAULT log_holes,2")
+    rig.sim.inject("log_holes", "2")
     await rig.clock.sleep(5 * HOUR)
-    await oven.transport.write("SIM:FAULT garble,3")
+    rig.sim.inject("garble", "3")
     await runner.wait(rid)
     report = await status(sessions, rid)
     assert report["status"] == "DONE"

@@ -34,35 +34,38 @@ async def test_setpoint_outside_the_oven_range_is_refused_by_oven_and_driver(
 
 async def test_door_open_drops_the_temperature_toward_ambient(oven: AgingOven,
                                                               rig: OvenRig) -> None:
-    await oven.transport.query("ID?")
-    await oven.transport.write("SIM:FAULT door,1")
-    assert await oven.door_open() is True
     start = rig.clock.now()
+    rig.sim.inject("door")  # open until closed again
+    assert await oven.door_open() is True
     await rig.clock.sleep(0.5 * HOUR)
     assert await oven.process_value_c() < 60.0
-    rows = await oven.log_since(start)
-    assert any(r.door_open for r in rows)
-    await rig.clock.sleep(1.0 * HOUR)
+    rig.sim.clear_faults()
     assert await oven.door_open() is False
+    await rig.clock.sleep(3 * HOUR)
+    assert abs(await oven.process_value_c() - 150.0) < 3.0
+    rows = await oven.log_since(start)
+    assert any(r.door_open for r in rows) and not rows[-1].door_open
 
 
 async def test_sensor_fault_gives_an_error_and_log_rows_without_temperature(
     oven: AgingOven, rig: OvenRig
 ) -> None:
     start = rig.clock.now()
-    await oven.transport.write("SIM:FAULT sensor,0.5")
+    rig.sim.inject("sensor")
     with pytest.raises(OvenSensorFault, match="Sensor fault"):
         await oven.process_value_c()
     assert "SENSOR" in await oven.alarms()
-    await rig.clock.sleep(HOUR)
+    await rig.clock.sleep(0.5 * HOUR)
+    rig.sim.clear_faults()
+    await rig.clock.sleep(0.5 * HOUR)
     rows = await oven.log_since(start)
     blind = [r for r in rows if r.pv_c is None]
-    assert 20 <= len(blind) <= 40 and all("SENSOR" in r.alarms for r in blind)
+    assert blind and all("SENSOR" in r.alarms for r in blind)
     assert rows[-1].pv_c is not None
 
 
 async def test_overtemperature_raises_the_oven_alarm(oven: AgingOven, rig: OvenRig) -> None:
-    await oven.transport.write("SIM:FAULT overtemp")
+    rig.sim.inject("overtemp")
     await rig.clock.sleep(HOUR)
     assert "OVERTEMP" in await oven.alarms()
     assert await oven.process_value_c() > 165.0
@@ -85,9 +88,9 @@ async def test_fifty_hours_of_history_page_by_page_one_row_a_minute(
 async def test_log_holes_lose_rows_and_write_two_out_of_order(oven: AgingOven,
                                                              rig: OvenRig) -> None:
     start = rig.clock.now()
-    await oven.transport.write("SIM:FAULT log_holes,1")
+    rig.sim.inject("log_holes", "1")
     await rig.clock.sleep(2 * HOUR)
-    ts = [r.ts for r in await oven.log_since(start)]
+    ts = [r.ts for r in await oven.log_since(start - 600)]
     gaps = [b - a for a, b in itertools.pairwise(ts)]
     assert max(gaps) >= 3600.0
     assert sum(1 for g in gaps if g < 0) == 1
@@ -97,7 +100,7 @@ async def test_garbled_log_rows_are_rejected_never_guessed(oven: AgingOven,
                                                            rig: OvenRig) -> None:
     start = rig.clock.now()
     await rig.clock.sleep(2 * HOUR)
-    await oven.transport.write("SIM:FAULT garble")
+    rig.sim.inject("garble")
     page = await oven.log_page(start)
     assert len(page.rejected) == 1
     clean = await oven.log_page(start)
