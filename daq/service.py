@@ -288,10 +288,8 @@ class Lab:
                 operator=operator, sample_id=sample_id,
             )
 
-        run_id = self.start_procedure("press_cycle", build, instrument=name, operator=operator)
-        await self.recorder.audit(operator, "press.start", run_id, None,
-                                  {"recipe": parsed.model_dump(), "press": name})
-        return run_id
+        # The audit line is written by whoever took the command (API, CLI), not twice here.
+        return self.start_procedure("press_cycle", build, instrument=name, operator=operator)
 
     def _instrument_of(self, driver: str) -> str:
         for instrument in self.instruments.values():
@@ -305,11 +303,8 @@ class Lab:
         run = self.runs.get(run_id)
         if run is None or run.task.done():
             raise LabError(f"run {run_id} is not live in this station")
-        phase = run.phase
         run.procedure.abort(f"operator abort by {operator or 'unknown'}")
         done, _ = await asyncio.wait([run.task], timeout=timeout_s)
-        await self.recorder.audit(operator, "run.abort", run_id, phase,
-                                  {"kind": run.kind}, "ok" if done else "pending")
         return bool(done)
 
     def active_runs(self) -> list[ActiveRun]:

@@ -93,7 +93,9 @@ class MqttPublisher:
         self.outbox_poll_s = outbox_poll_s
         self.stats = PublisherStats()
         self.connected = False
-        self._queue: deque[tuple[Reading, bool]] = deque()
+        # (reading, connection epoch it was queued in; -1 = queued while disconnected)
+        self._queue: deque[tuple[Reading, int]] = deque()
+        self._epoch = 0
         self._readings_ready = asyncio.Event()
         self._outbox_wake = asyncio.Event()
         self._status_wake = asyncio.Event()
@@ -170,7 +172,7 @@ class MqttPublisher:
                     "MQTT readings queue full (%d): %d oldest readings dropped so far",
                     self.readings_queue_max, self.stats.readings_dropped,
                 )
-        self._queue.append((reading, not self.connected))
+        self._queue.append((reading, self._epoch if self.connected else -1))
         self._readings_ready.set()
 
     # -- connection -----------------------------------------------------------------
@@ -191,6 +193,7 @@ class MqttPublisher:
             client = self._client()
             try:
                 async with client:
+                    self._epoch += 1
                     self.connected = True
                     self.stats.connects += 1
                     backoff = 0.1
@@ -267,12 +270,15 @@ class MqttPublisher:
                 self._readings_ready.clear()
                 await self._readings_ready.wait()
                 continue
-            reading, late = self._queue.popleft()
+            reading, epoch = item = self._queue.popleft()
+            # Late = queued before this connection came up (during an outage, or caught
+            # in the queue when the link dropped).
+            late = epoch != self._epoch
             payload = reading_payload(reading, replayed=late)
             try:
                 await client.publish(self.topics.readings(reading.instrument), payload, qos=0)
             except aiomqtt.MqttError:
-                self._queue.appendleft((reading, True))
+                self._queue.appendleft(item)
                 raise
             self.stats.readings_published += 1
             if late:

@@ -47,7 +47,7 @@ class PrivateMosquitto:
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
             f"persistence true\npersistence_location {workdir}/\n"
-            "autosave_interval 1\nautosave_on_changes true\n"
+            "autosave_interval 1\nautosave_on_changes true\nqueue_qos0_messages true\n"
         )
 
     def start(self) -> None:
