@@ -1,11 +1,11 @@
-"""VISA ``TCPIP::host::port::SOCKET`` resources over asyncio streams with TCP_NODELAY."""
+"""VISA ``TCPIP::host::port::SOCKET`` resources: native asyncio sockets with TCP_NODELAY."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 
-from drivers.transport.base import MAX_LINE_BYTES, StreamTransport
+from drivers.transport.stream import LineProtocol, StreamTransport
 
 
 class TcpSocketTransport(StreamTransport):
@@ -16,10 +16,11 @@ class TcpSocketTransport(StreamTransport):
         self.host = host
         self.port = port
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        reader, writer = await asyncio.open_connection(self.host, self.port, limit=MAX_LINE_BYTES)
-        sock = writer.get_extra_info("socket")
+    async def _connect(self) -> LineProtocol:
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.create_connection(LineProtocol, self.host, self.port)
+        sock = transport.get_extra_info("socket")
         if sock is not None:
             # Small request/reply lines: Nagle's algorithm would add up to 40 ms per query.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return reader, writer
+        return protocol
