@@ -7,6 +7,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -37,10 +38,11 @@ class Bench:
 
 
 @pytest.fixture
-async def bench() -> AsyncIterator[Bench]:
+async def bench(tmp_path: Path) -> AsyncIterator[Bench]:
     sim_clock = Clock(SCALE)
     sim = SimPeelTester(sim_clock)
-    server = PtyServer(sim)
+    # A stable name, like /dev/serial/by-id/…: after a drop the port comes back under it.
+    server = PtyServer(sim, link=tmp_path / "peel1")
     resource = await server.start()
     tester = PeelTester(resource, timeout=2.0)
     await tester.open()
@@ -66,7 +68,7 @@ async def _postgres_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def peel_db_url(request: pytest.FixtureRequest, tmp_path: object) -> AsyncIterator[str]:
+async def peel_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/peel.db"
         return
