@@ -15,7 +15,9 @@ from fastapi import FastAPI
 log = logging.getLogger(__name__)
 
 #: Router modules of the areas: module name → storage models module it needs.
-AREA_ROUTERS: dict[str, str] = {}
+AREA_ROUTERS: dict[str, str] = {
+    "daq.api.routers.laser": "daq.storage.laser_models",
+}
 
 
 def include_area_routers(app: FastAPI) -> list[str]:

@@ -153,3 +153,16 @@ def test_job_status_and_hole_result_parsers_raise_only_protocol_errors(reply: st
     for parse in (parse_job_status, lambda r: parse_hole_result(0, r)):
         with contextlib.suppress(ProtocolError):
             parse(reply)
+
+
+async def test_idle_poll_reports_the_safety_chain(rig: LaserRig, laser: UvLaser) -> None:
+    from daq.laser.acquisition import poll_laser
+
+    values = await poll_laser(laser)
+    assert {k: v.v for k, v in values.items() if v.unit == "bool"} == {
+        "key_on": 1.0, "door_closed": 1.0, "enclosure_closed": 1.0, "chiller_ok": 1.0,
+        "shutter_open": 0.0,
+    }
+    rig.sim.inject("enclosure")
+    values = await poll_laser(laser)
+    assert values["enclosure_closed"].v == 0.0 and values["power"].unit == "W"
