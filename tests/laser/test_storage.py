@@ -92,3 +92,26 @@ async def test_unknown_sample_is_refused_before_the_laser_is_touched(
     result = await job.run()
     assert result.outcome == "FAULTED" and "not on record" in (result.reason or "")
     assert rig.sim.commands_seen == []
+
+
+async def test_delta_grade_round_trips_on_both_backends(sessions: Any) -> None:
+    from daq.laser.grading import grade_job
+    from daq.laser.store import LaserJobRecord
+    from daq.record import RunInfo
+    from drivers.uv_laser import HoleResult
+
+    clock = SimClock(scale=SCALE)
+    store = LaserJobStore(sessions)
+    await store.ensure_sample(SampleInfo("EX1-D", "EX1", "Example 1", 5.0, True), 0.0)
+    recorder = DbRecorder(sessions, Bus(), clock=clock)
+    await recorder.start_run(RunInfo("laser-d", "laser_job", "laser1", 1.0, sample_id="EX1-D"))
+    holes = [HoleResult(i, 40.0, 33.0, i % 2 == 0) for i in range(20)]
+    grade = grade_job(holes)
+    assert grade.grade == "Δ"
+    await store.save(LaserJobRecord("laser-d", "laser1", LaserJobParams("EX1-D", n_holes=20),
+                                    "DONE", 20, 1.0, 2.0, grade=grade, holes=holes))
+    stored = await store.job("laser-d")
+    assert stored is not None
+    row, rows = stored
+    assert row.grade == "Δ" and row.holes_with_dross == 10
+    assert [h.grade for h in rows[:2]] == ["Δ", "O"]
