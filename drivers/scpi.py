@@ -96,7 +96,7 @@ class ScpiInstrument:
         async with self.transport.lock:
             await self.transport.write_line(command)
             await self.transport.write_line("SYST:ERR?")
-            reply = await self.transport.read_line()
+            reply = await self.transport.read_reply()
         code, text = parse_error(reply, resource=self.resource)
         if code != 0:
             raise InstrumentCommandError(code, text, command=command, resource=self.resource)

@@ -242,7 +242,7 @@ class StreamTransport(Transport):
             await self.close()
             raise self._lost_error(p) from exc
         except asyncio.CancelledError:
-            if owed and not waiter.done():
+            if owed and (waiter.cancelled() or not waiter.done()):  # reply still to come
                 p.discard += 1
             raise
         finally:
