@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 
 class StorageError(Exception):
     """Base of every error the storage layer raises on purpose."""
@@ -38,19 +41,36 @@ class RunNotFound(StorageError):
 
 def is_transient(exc: BaseException) -> bool:
     """True for faults that clear by themselves: a locked SQLite file, a database that is
-    restarting or unreachable, a dropped connection. Worth retrying with back-off."""
+    restarting or unreachable, a dropped connection. Worth retrying with back-off.
+
+    Covers SQLAlchemy's wrapped errors and the raw driver errors of the bulk path
+    (``sqlite3`` through aiosqlite, asyncpg)."""
+    import sqlite3
+
     from sqlalchemy import exc as sa_exc
 
-    if isinstance(exc, OSError | TimeoutError):
+    if isinstance(exc, OSError | TimeoutError | ConnectionError):
         return True
     if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return True
+    if isinstance(exc, sqlite3.OperationalError | sqlite3.InterfaceError):
         return True
     if isinstance(exc, sa_exc.DBAPIError):
         if exc.connection_invalidated:
             return True
-        text = f"{type(exc.orig).__name__} {exc.orig}".lower()
-        return any(
-            word in text
-            for word in ("connection", "shutdown", "cannotconnectnow", "locked", "busy")
-        )
-    return False
+        exc = exc.orig if exc.orig is not None else exc
+    pg: Any = importlib.import_module("asyncpg.exceptions")  # untyped library
+    if isinstance(
+        exc,
+        pg.PostgresConnectionError
+        | pg.InterfaceError
+        | pg.CannotConnectNowError
+        | pg.OperatorInterventionError
+        | pg.InsufficientResourcesError,
+    ):
+        return True
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(
+        word in text
+        for word in ("connection", "shutdown", "cannotconnectnow", "locked", "busy")
+    )

@@ -41,6 +41,15 @@ COLUMNS = ("run_id", "instrument", "channel", "ts", "value", "unit", "replayed")
 _SQLITE_INSERT = (
     f"INSERT INTO readings ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 )
+_SQLITE_ADVANCE = (
+    "UPDATE runs SET readings_stored = readings_stored + ?1, last_reading_ts = "
+    "CASE WHEN last_reading_ts IS NULL OR last_reading_ts < ?2 THEN ?2 ELSE last_reading_ts END "
+    "WHERE id = ?3"
+)
+_PG_ADVANCE = (
+    "UPDATE runs SET readings_stored = readings_stored + $2, "
+    "last_reading_ts = GREATEST(COALESCE(last_reading_ts, $3), $3) WHERE id = $1"
+)
 _runs = cast(Table, Run.__table__)
 _readings = cast(Table, ReadingRow.__table__)
 _ADVANCE_RUN = (
@@ -110,6 +119,7 @@ class ReadingWriter:
         self._poison = 0
         self._task: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()  # flush() may run beside the task
+        self._held: AsyncConnection | None = None
 
     @classmethod
     def from_settings(
@@ -179,21 +189,9 @@ class ReadingWriter:
 
     # -- writing --------------------------------------------------------------------
 
-    async def _insert(self, conn: AsyncConnection, rows: list[Row]) -> None:
-        if self.method == "bulk" and self._backend == "sqlite":
-            raw = await conn.get_raw_connection()
-            await raw.driver_connection.executemany(_SQLITE_INSERT, rows)  # type: ignore[union-attr]
-        elif self.method == "bulk" and self._backend == "postgresql":
-            raw = await conn.get_raw_connection()
-            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-                "readings", records=rows, columns=COLUMNS
-            )
-        else:
-            await conn.execute(
-                insert(_readings), [dict(zip(COLUMNS, row, strict=True)) for row in rows]
-            )
-
-    async def _write(self, rows: list[Row]) -> None:
+    @staticmethod
+    def _per_run(rows: list[Row]) -> list[tuple[str, int, float]]:
+        """(run_id, rows, newest ts) of each run in a batch."""
         per_run: dict[str, list[float]] = {}
         for row in rows:
             run_id = row[0]
@@ -205,19 +203,73 @@ class ReadingWriter:
                     entry[0] += 1
                     if row[3] > entry[1]:
                         entry[1] = row[3]
-        async with self.engine.begin() as conn:
+        return [(rid, int(n), last) for rid, (n, last) in per_run.items()]
+
+    async def _driver(self) -> Any:
+        """The DBAPI driver connection (aiosqlite / asyncpg) the bulk path keeps open."""
+        if self._held is None:
+            self._held = await self.engine.connect()
+        raw = await self._held.get_raw_connection()
+        return raw.driver_connection
+
+    async def _release(self) -> None:
+        """Give the held connection up (after a failure a fresh one is taken next time)."""
+        held, self._held = self._held, None
+        if held is not None:
+            with contextlib.suppress(Exception):
+                await held.invalidate()
+            with contextlib.suppress(Exception):
+                await held.close()
+
+    async def _write(self, rows: list[Row]) -> None:
+        per_run = self._per_run(rows)
+        if self.method == "core":
+            await self._write_core(rows, per_run)
+            return
+        try:
+            driver = await self._driver()
+            if self._backend == "sqlite":
+                await self._write_sqlite(driver, rows, per_run)
+            else:
+                await self._write_postgres(driver, rows, per_run)
+        except BaseException:
+            await self._release()
+            raise
+
+    @staticmethod
+    async def _write_sqlite(driver: Any, rows: list[Row],
+                            per_run: list[tuple[str, int, float]]) -> None:
+        # One thread hop per statement on aiosqlite: BEGIN, two executemany, COMMIT.
+        await driver.execute("BEGIN IMMEDIATE")
+        try:
+            await driver.executemany(_SQLITE_INSERT, rows)
             if per_run:
-                # The run update first: on PostgreSQL it opens the transaction COPY joins.
+                await driver.executemany(
+                    _SQLITE_ADVANCE, [(n, last, rid) for rid, n, last in per_run]
+                )
+            await driver.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await driver.rollback()
+            raise
+
+    @staticmethod
+    async def _write_postgres(driver: Any, rows: list[Row],
+                              per_run: list[tuple[str, int, float]]) -> None:
+        async with driver.transaction():
+            await driver.copy_records_to_table("readings", records=rows, columns=COLUMNS)
+            if per_run:
+                await driver.executemany(_PG_ADVANCE, per_run)
+
+    async def _write_core(self, rows: list[Row], per_run: list[tuple[str, int, float]]) -> None:
+        async with self.engine.begin() as conn:
+            records = [dict(zip(COLUMNS, r, strict=True)) for r in rows]
+            await conn.execute(insert(_readings), records)
+            if per_run:
                 await conn.execute(
                     _ADVANCE_RUN,
-                    [
-                        {"b_run_id": rid, "b_rows": int(n), "b_last_ts": last}
-                        for rid, (n, last) in per_run.items()
-                    ],
+                    [{"b_run_id": rid, "b_rows": n, "b_last_ts": last} for rid, n, last in per_run],
                 )
-            elif self.method == "bulk" and self._backend == "postgresql":
-                await conn.exec_driver_sql("SELECT 1")
-            await self._insert(conn, rows)
 
     async def _write_due(self, force: bool) -> bool:
         """Write full batches (all buffered rows if the interval passed or ``force``).
@@ -320,13 +372,17 @@ class ReadingWriter:
         Returns True if nothing is left buffered."""
         deadline = time.monotonic() + timeout_s
         self._drain_subscription()
-        while self._buffer:
-            if await self._write_due(force=True):
-                break
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(max(0.0, min(self._retry_at, deadline) - time.monotonic()))
-        return not self._buffer
+        try:
+            while self._buffer:
+                if await self._write_due(force=True):
+                    break
+                if time.monotonic() >= deadline:
+                    return False
+                await asyncio.sleep(max(0.0, min(self._retry_at, deadline) - time.monotonic()))
+            return not self._buffer
+        finally:
+            if self._task is None:  # not running: do not keep a connection checked out
+                await self._release()
 
     async def stop(self, timeout_s: float = 10.0) -> bool:
         """Stop the task and flush what is buffered (shutdown)."""
@@ -335,4 +391,7 @@ class ReadingWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        return await self.flush(timeout_s)
+        try:
+            return await self.flush(timeout_s)
+        finally:
+            await self._release()
