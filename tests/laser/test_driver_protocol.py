@@ -166,3 +166,19 @@ async def test_idle_poll_reports_the_safety_chain(rig: LaserRig, laser: UvLaser)
     rig.sim.inject("enclosure")
     values = await poll_laser(laser)
     assert values["enclosure_closed"].v == 0.0 and values["power"].unit == "W"
+
+
+def test_every_public_driver_method_has_a_docstring() -> None:
+    import inspect
+
+    for name, member in inspect.getmembers(UvLaser):
+        if name.startswith("_"):
+            continue
+        doc = inspect.getdoc(member)
+        assert doc and len(doc) > 10, f"UvLaser.{name} has no docstring"
+
+
+async def test_nan_power_is_refused_by_the_instrument(laser: UvLaser) -> None:
+    with pytest.raises(InstrumentCommandError) as err:
+        await laser.set_power_w(float("nan"))
+    assert err.value.code == -104
