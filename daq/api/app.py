@@ -22,6 +22,7 @@ from daq.api.extensions import include_area_routers
 from daq.api.lab_access import sessions_of
 from daq.api.routers import auth, instruments, press, recipes, runs, samples, stream, system
 from daq.api.stream import StreamHub
+from daq.recipes import WINDOWS
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
@@ -29,6 +30,33 @@ DESCRIPTION = """Operator API of a Lamina DAQ station: instruments, recipes, pre
 runs and their readings, samples, and a live stream. Log in with
 `POST /api/auth/token` and send `Authorization: Bearer <token>`. Roles: viewer (read),
 operator (start/abort, recipes), admin (users, audit)."""
+
+
+def install_recipe_windows_in_schema(app: FastAPI) -> None:
+    """Declare the recipe windows as ``minimum``/``maximum`` in the OpenAPI schema.
+
+    ``PressRecipe`` checks them in a validator (for its plain-words message), which the
+    generated schema cannot see; clients and schemathesis should.
+    """
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = original()
+        recipe = schema.get("components", {}).get("schemas", {}).get("PressRecipe", {})
+        for name, prop in recipe.get("properties", {}).items():
+            window = WINDOWS.get(name)
+            if window is None:
+                continue
+            for variant in prop.get("anyOf", [prop]):
+                if variant.get("type") in ("number", "integer"):
+                    variant["minimum"], variant["maximum"] = window.low, window.high
+            prop["description"] = f"allowed {window.low:g}–{window.high:g} {window.unit}"
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(
@@ -61,6 +89,7 @@ def create_app(
     for module in (system, auth, instruments, recipes, press, runs, samples, stream):
         app.include_router(module.router)
     include_area_routers(app)
+    install_recipe_windows_in_schema(app)
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="dashboard")
     return app

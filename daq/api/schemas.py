@@ -264,3 +264,20 @@ class AuditOut(BaseModel):
     from_state: str | None
     detail: dict[str, Any] | None
     result: str
+
+
+class ErrorOut(BaseModel):
+    """An error answer: what went wrong, in words."""
+
+    detail: str
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error codes a route can answer."""
+    words = {
+        401: "not logged in (missing, unknown, expired or revoked token)",
+        403: "logged in, but the role is too low",
+        404: "no such resource",
+        409: "conflicts with the current state (busy, not live, read-only)",
+    }
+    return {code: {"model": ErrorOut, "description": words[code]} for code in codes}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from sqlalchemy import select
 
 from daq.api import accounts
@@ -17,11 +19,12 @@ from daq.api.schemas import (
     UserIn,
     UserOut,
     WhoAmI,
+    error_responses,
 )
 from daq.storage.auth_models import User
 from daq.storage.models import AuditLog
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], responses=error_responses(401, 403, 404, 409))
 
 
 @router.post("/api/auth/token", response_model=TokenOut, **audited("auth.login"))
@@ -102,10 +105,12 @@ async def change_user(
 
 @router.get("/api/audit", response_model=list[AuditOut])
 async def audit_log(
-    _: Admin, session: SessionDep, limit: int = 100, user: str | None = None
+    _: Admin,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    user: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[AuditLog]:
     """The newest audit rows (admin), optionally of one user."""
-    limit = max(1, min(limit, 1000))
     query = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
     if user:
         query = query.where(AuditLog.user == user)

@@ -9,10 +9,12 @@ from sqlalchemy import select
 
 from daq.api.deps import LabDep, SessionDep, Viewer
 from daq.api.lab_access import pollers_of
-from daq.api.schemas import InstrumentOut
+from daq.api.schemas import InstrumentOut, error_responses
 from daq.storage.models import Instrument
 
-router = APIRouter(prefix="/api/instruments", tags=["instruments"])
+router = APIRouter(
+    prefix="/api/instruments", tags=["instruments"], responses=error_responses(401, 403)
+)
 
 
 def describe_instruments(lab: Any, rows: list[Instrument]) -> list[InstrumentOut]:
@@ -41,9 +43,7 @@ def describe_instruments(lab: Any, rows: list[Instrument]) -> list[InstrumentOut
                 idn=getattr(inst, "idn", None) or (row.idn if row else None),
                 last_seen_ts=latest.ts if latest else (row.last_seen_ts if row else None),
                 run_id=getattr(poller, "run_id", None),
-                values={
-                    ch: {"v": val.v, "unit": val.unit} for ch, val in latest.values.items()
-                }
+                values={ch: {"v": val.v, "unit": val.unit} for ch, val in latest.values.items()}
                 if latest
                 else {},
             )

@@ -5,20 +5,21 @@ from __future__ import annotations
 import inspect
 
 from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 
 from daq.api.audit import audited, note_action, note_detail
 from daq.api.deps import LabDep, Operator, SessionDep
 from daq.api.routers.recipes import DEFAULT_NAME, find_recipe
-from daq.api.schemas import PressCycleRequest, RunStarted
+from daq.api.schemas import PressCycleRequest, RunStarted, error_responses
 from daq.recipes import RecipeError
 from daq.service import LabError
 
-router = APIRouter(prefix="/api/press", tags=["press"])
-
-
-@router.post(
-    "/cycles", response_model=RunStarted, status_code=201, **audited("press.start")
+router = APIRouter(
+    prefix="/api/press", tags=["press"], responses=error_responses(401, 403, 404, 409)
 )
+
+
+@router.post("/cycles", response_model=RunStarted, status_code=201, **audited("press.start"))
 async def start_cycle(
     body: PressCycleRequest, request: Request, me: Operator, session: SessionDep, lab: LabDep
 ) -> RunStarted:
@@ -33,8 +34,10 @@ async def start_cycle(
     note_detail(request, recipe=recipe.model_dump(mode="json"), sample_id=body.sample_id)
     try:
         run_id = await _start(lab, recipe, me.name, body.sample_id)
-    except RecipeError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+    except RecipeError as exc:  # already validated above; kept for recipes stored long ago
+        raise RequestValidationError(
+            [{"type": "recipe", "loc": ("body", "recipe"), "msg": p} for p in exc.problems]
+        ) from None
     except LabError as exc:  # press busy or missing
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     note_action(request, "press.start", target=run_id)

@@ -15,11 +15,13 @@ from sqlalchemy import select
 
 from daq.api.audit import audited, note_action
 from daq.api.deps import Operator, SessionDep, Viewer
-from daq.api.schemas import RecipeOut, WindowOut
+from daq.api.schemas import RecipeOut, WindowOut, error_responses
 from daq.recipes import WINDOWS, PressRecipe
 from daq.storage.auth_models import SavedRecipe
 
-router = APIRouter(prefix="/api/recipes", tags=["recipes"])
+router = APIRouter(
+    prefix="/api/recipes", tags=["recipes"], responses=error_responses(401, 403, 404, 409)
+)
 
 DEFAULT_NAME = "default"
 RecipeName = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -89,7 +91,9 @@ async def put_recipe(
     """Create or replace a recipe (operator); validated against the process window."""
     row = await session.get(SavedRecipe, name)
     note_action(
-        request, "recipe.update" if row else "recipe.create", target=name,
+        request,
+        "recipe.update" if row else "recipe.create",
+        target=name,
         recipe=recipe.model_dump(mode="json"),
     )
     if name == DEFAULT_NAME:

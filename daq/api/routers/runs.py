@@ -23,12 +23,13 @@ from daq.api.schemas import (
     RunEventOut,
     RunList,
     RunOut,
+    error_responses,
 )
 from daq.clock import iso
 from daq.service import LabError
 from daq.storage.models import RUN_STATUSES, ReadingRow, Run, RunEventRow
 
-router = APIRouter(prefix="/api/runs", tags=["runs"])
+router = APIRouter(prefix="/api/runs", tags=["runs"], responses=error_responses(401, 403, 404, 409))
 
 RunStatus = Literal["RUNNING", "DONE", "ABORTED", "FAULTED", "INCOMPLETE", "INTERRUPTED"]
 RunKind = Annotated[str, Query(max_length=32, description="press_cycle, peel_test, …")]
@@ -153,8 +154,12 @@ async def run_readings(
         next_offset=offset + limit if offset + limit < total else None,
         items=[
             ReadingOut(
-                ts=r.ts, instrument=r.instrument, channel=r.channel, value=r.value,
-                unit=r.unit, replayed=bool(r.replayed),
+                ts=r.ts,
+                instrument=r.instrument,
+                channel=r.channel,
+                value=r.value,
+                unit=r.unit,
+                replayed=bool(r.replayed),
             )
             for r in rows
         ],
@@ -177,9 +182,7 @@ async def _csv_rows(
             query = query.where(tuple_(ReadingRow.ts, ReadingRow.id) > tuple_(*last))
         async with sessions() as session:
             rows = (
-                await session.execute(
-                    query.order_by(ReadingRow.ts, ReadingRow.id).limit(CSV_CHUNK)
-                )
+                await session.execute(query.order_by(ReadingRow.ts, ReadingRow.id).limit(CSV_CHUNK))
             ).all()
         if not rows:
             return
@@ -187,8 +190,15 @@ async def _csv_rows(
         buffer.truncate()
         for r in rows:
             writer.writerow(
-                (repr(r.ts), iso(r.ts), r.instrument, r.channel, repr(r.value), r.unit,
-                 str(bool(r.replayed)).lower())
+                (
+                    repr(r.ts),
+                    iso(r.ts),
+                    r.instrument,
+                    r.channel,
+                    repr(r.value),
+                    r.unit,
+                    str(bool(r.replayed)).lower(),
+                )
             )
         yield buffer.getvalue()
         last = (rows[-1].ts, rows[-1].id)
@@ -196,16 +206,16 @@ async def _csv_rows(
             return
 
 
-@router.post(
-    "/{run_id}/abort", response_model=AbortOut, status_code=202, **audited("run.abort")
-)
+@router.post("/{run_id}/abort", response_model=AbortOut, status_code=202, **audited("run.abort"))
 async def abort_run(
     run_id: str, request: Request, me: Operator, session: SessionDep, lab: LabDep
 ) -> AbortOut:
     """Abort a live run (operator): the instrument goes to its safe state."""
     run = await session.get(Run, run_id)
     note_action(
-        request, "run.abort", target=run_id,
+        request,
+        "run.abort",
+        target=run_id,
         from_state=(run.phase or run.status) if run else None,
     )
     if run is None:

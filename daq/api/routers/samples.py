@@ -8,10 +8,10 @@ from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 
 from daq.api.deps import SessionDep, Viewer
-from daq.api.schemas import LaminateOut, SampleDetail, SampleOut, SpecimenOut
+from daq.api.schemas import LaminateOut, SampleDetail, SampleOut, SpecimenOut, error_responses
 from daq.storage.models import Laminate, Sample, Specimen
 
-router = APIRouter(tags=["samples"])
+router = APIRouter(tags=["samples"], responses=error_responses(401, 403, 404))
 
 
 @router.get("/api/samples", response_model=list[SampleOut])
@@ -20,7 +20,7 @@ async def list_samples(
     session: SessionDep,
     material_key: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[Sample]:
     """Sample lots, newest first."""
     query = select(Sample).order_by(Sample.created_ts.desc(), Sample.id)
@@ -55,7 +55,7 @@ async def list_specimens(
     sample_id: Annotated[str | None, Query(max_length=64)] = None,
     state: Annotated[str | None, Query(max_length=16)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[Specimen]:
     """Specimens, filtered by sample and state."""
     query = select(Specimen).order_by(Specimen.created_ts.desc(), Specimen.id)
