@@ -55,7 +55,8 @@ def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     except (LaserCliError, InstrumentError, ValueError, OSError) as exc:
         _err.print(f"[red]error:[/red] {exc}")
     except KeyboardInterrupt:
-        _err.print("interrupted")
+        _err.print("interrupted: the job was aborted (shutter closed first); "
+                   "`daq runs list --kind laser_job` shows it")
         raise typer.Exit(130) from None
     except Exception as exc:  # no traceback for an operator
         _err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
