@@ -3,11 +3,14 @@
 Run events, results and alarms are written to the outbox in the same transaction as the
 record itself (``DbRecorder``), so anything on record reaches the broker eventually:
 after a broker outage and after a service crash. Rows go out in id order, at most
-``window`` PUBACKs awaited at once (below aiomqtt's pending-calls threshold); only the
-contiguous acknowledged prefix of a window is marked published, so a failure in the
-middle re-sends from the first unacknowledged row and order holds. A row published but
-not yet marked when the service dies is sent again after restart: consumers
-de-duplicate on the payload's unique ``id``.
+``window`` PUBACKs awaited at once (below aiomqtt's pending-calls threshold). The default
+window is 1, by measurement: on this machine an awaited QoS 1 loop reaches ~4–5 k msg/s
+through aiomqtt/paho, while 2–8 concurrent QoS 1 publishes collapse to 130–350 msg/s
+(QoS 0 gains ~1.7× from a window; QoS 1 does not). only the
+contiguous acknowledged prefix of a batch is marked published (one UPDATE per batch), so
+a failure in the middle re-sends from the first unacknowledged row and order holds. A
+row published but not yet marked when the service dies is sent again after restart:
+consumers de-duplicate on the payload's unique ``id``.
 """
 
 from __future__ import annotations
@@ -58,8 +61,8 @@ class OutboxDrainer:
         sessions: async_sessionmaker[AsyncSession],
         clock: SimClock,
         *,
-        window: int = 4,
-        batch: int = 200,
+        window: int = 1,
+        batch: int = 100,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -108,6 +111,8 @@ class OutboxDrainer:
             rows = await self._next_rows()
             if not rows:
                 return sent
+            acked: list[int] = []
+            error: BaseException | None = None
             for start in range(0, len(rows), self.window):
                 chunk = rows[start : start + self.window]
                 results = await asyncio.gather(
@@ -122,20 +127,21 @@ class OutboxDrainer:
                     ),
                     return_exceptions=True,
                 )
-                acked: list[int] = []
-                error: BaseException | None = None
                 for row, outcome in zip(chunk, results, strict=True):
                     if isinstance(outcome, BaseException):
                         error = outcome
                         break
                     acked.append(row.id)
-                if acked:
-                    await self._mark(acked, published=True)
-                    sent += len(acked)
-                    self.stats.published += len(acked)
-                    self.stats.last_published_id = acked[-1]
                 if error is not None:
-                    self.stats.failures += 1
-                    unacked = [r.id for r in chunk[len(acked) :]]
-                    await self._mark(unacked, published=False)
-                    raise error
+                    break
+            # One UPDATE per batch: a crash before it re-sends at most one batch, which
+            # consumers drop by ``id``.
+            if acked:
+                await self._mark(acked, published=True)
+                sent += len(acked)
+                self.stats.published += len(acked)
+                self.stats.last_published_id = acked[-1]
+            if error is not None:
+                self.stats.failures += 1
+                await self._mark([rows[len(acked)].id], published=False)
+                raise error
