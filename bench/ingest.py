@@ -120,23 +120,29 @@ async def plain_asyncpg(database: str, rows: list[Row], batch: int) -> float:
     return len(rows) / elapsed
 
 
-async def sqlite_results(polls: list[Reading], batch: int) -> list[Result]:
+async def sqlite_results(polls: list[Reading], batch: int, rounds: int) -> list[Result]:
+    """Best of ``rounds`` for the plain driver and each writer method, alternating."""
     rows = rows_of(polls)
-    out: list[Result] = []
+    best: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        plain_db = Path(tmp) / "plain.db"
-        engine = create_engine(f"sqlite+aiosqlite:///{plain_db}")
-        await create_all(engine)
-        await engine.dispose()
-        plain = plain_sqlite(plain_db, rows, batch)
-        for method in ("bulk", "core"):
-            url = f"sqlite+aiosqlite:///{Path(tmp) / f'{method}.db'}"
-            rate = await through_writer(url, polls, batch, method)  # type: ignore[arg-type]
-            out.append((f"SQLite  bus→ReadingWriter ({method}, batch {batch})", rate, plain))
-    return out
+        for n in range(rounds):
+            plain_db = Path(tmp) / f"plain{n}.db"
+            engine = create_engine(f"sqlite+aiosqlite:///{plain_db}")
+            await create_all(engine)
+            await engine.dispose()
+            best["plain"] = max(best.get("plain", 0.0), plain_sqlite(plain_db, rows, batch))
+            for method in ("bulk", "core"):
+                url = f"sqlite+aiosqlite:///{Path(tmp) / f'{method}{n}.db'}"
+                rate = await through_writer(url, polls, batch, method)  # type: ignore[arg-type]
+                best[method] = max(best.get(method, 0.0), rate)
+    return [
+        (f"SQLite   bus→ReadingWriter ({m}, batch {batch})", best[m], best["plain"])
+        for m in ("bulk", "core")
+    ]
 
 
-async def postgres_results(polls: list[Reading], batch: int) -> list[Result]:
+async def postgres_results(polls: list[Reading], batch: int, rounds: int) -> list[Result]:
+    """Best of ``rounds`` for asyncpg COPY and each writer method, on a scratch database."""
     import asyncpg
 
     rows = rows_of(polls)
@@ -144,22 +150,31 @@ async def postgres_results(polls: list[Reading], batch: int) -> list[Result]:
     admin = await asyncpg.connect(database="postgres", **PG)  # type: ignore[arg-type]
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = f"postgresql+asyncpg://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
-    out: list[Result] = []
+
+    async def fresh_schema() -> None:
+        conn = await asyncpg.connect(database=name, **PG)  # type: ignore[arg-type]
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        await conn.close()
+
+    best: dict[str, float] = {}
     try:
-        engine = create_engine(url)
-        await create_all(engine)
-        await engine.dispose()
-        plain = await plain_asyncpg(name, rows, batch)
-        for method in ("bulk", "core"):
-            conn = await asyncpg.connect(database=name, **PG)  # type: ignore[arg-type]
-            await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-            await conn.close()
-            rate = await through_writer(url, polls, batch, method)  # type: ignore[arg-type]
-            out.append((f"Postgres bus→ReadingWriter ({method}, batch {batch})", rate, plain))
+        for _ in range(rounds):
+            await fresh_schema()
+            engine = create_engine(url)
+            await create_all(engine)
+            await engine.dispose()
+            best["plain"] = max(best.get("plain", 0.0), await plain_asyncpg(name, rows, batch))
+            for method in ("bulk", "core"):
+                await fresh_schema()
+                rate = await through_writer(url, polls, batch, method)  # type: ignore[arg-type]
+                best[method] = max(best.get(method, 0.0), rate)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-    return out
+    return [
+        (f"Postgres bus→ReadingWriter ({m}, batch {batch})", best[m], best["plain"])
+        for m in ("bulk", "core")
+    ]
 
 
 async def mqtt_results() -> list[Result]:
@@ -179,24 +194,26 @@ def show(results: list[Result]) -> None:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--polls", type=int, default=60_000, help="polls of 3 channels")
+    parser.add_argument("--polls", type=int, default=40_000, help="polls of 3 channels")
     parser.add_argument("--batch", type=int, action="append",
                         help="batch size(s) (default: 500 = Settings default, and 5000)")
+    parser.add_argument("--rounds", type=int, default=2, help="best of N (noisy machines)")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-mqtt", action="store_true")
     args = parser.parse_args()
     batches = args.batch or [500, 5000]
     polls = make_polls(args.polls)
-    print(f"{args.polls} polls × 3 channels = {args.polls * 3} readings per measurement")
+    print(f"{args.polls} polls × 3 channels = {args.polls * 3} readings per measurement, "
+          f"best of {args.rounds}")
     results: list[Result] = []
     for batch in batches:
-        part = await sqlite_results(polls, batch)
+        part = await sqlite_results(polls, batch, args.rounds)
         show(part)
         results += part
     if not args.no_postgres:
         try:
             for batch in batches:
-                part = await postgres_results(polls, batch)
+                part = await postgres_results(polls, batch, args.rounds)
                 show(part)
                 results += part
         except OSError as exc:
