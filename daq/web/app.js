@@ -228,6 +228,11 @@ function applyEvent(e, live = true) {
     run.phase = data.to;
     state.liveChart.mark(e.ts, data.to);
   }
+  const row = document.querySelector(`#runs tr[data-run="${run.id}"]`);
+  if (row) {
+    row.children[2].textContent = data.status || run.status || "";
+    row.children[3].textContent = run.phase || "";
+  }
   if (e.kind === "note" && typeof data.dwell_min === "number") run.dwellS = data.dwell_min * 60;
   if (e.kind === "result" && data.status) {
     run.status = data.status;

@@ -4,7 +4,7 @@
 const PANELS = [
   { title: "Peel tests", path: "/api/peel-tests", columns: ["id", "specimen_id", "status", "peel_strength_n_per_cm"] },
   { title: "Aging runs", path: "/api/aging-runs", columns: ["id", "status", "hours_done", "hours_in_tolerance", "excursions"] },
-  { title: "Laser jobs", path: "/api/laser/jobs", columns: ["id", "sample_id", "status", "grade"] },
+  { title: "Laser jobs", path: "/api/laser/jobs", columns: ["id", "sample_id", "state", "holes_done", "grade"] },
 ];
 
 export async function mountAreaPanels(container, api) {

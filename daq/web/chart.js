@@ -16,6 +16,7 @@ export class TimeChart {
     this.markers = [];
     this.t0 = null;
     this.points = 0;
+    this.canvas.dataset.points = "0";
     this.schedule();
   }
 
@@ -30,12 +31,14 @@ export class TimeChart {
       if (s.length > this.maxPoints) s.splice(0, s.length - this.maxPoints);
     }
     this.points += 1;
+    this.canvas.dataset.points = String(this.points);  // observable progress (tests, a11y)
     this.schedule();
   }
 
   mark(ts, label) {
     if (this.t0 === null) this.t0 = ts;
     this.markers.push([ts, label]);
+    this.canvas.dataset.markers = this.markers.map((m) => m[1]).join(" ");
     this.schedule();
   }
 
@@ -87,11 +90,12 @@ export class TimeChart {
 
     // Phase markers.
     ctx.strokeStyle = "#adb5bd"; ctx.setLineDash([4, 4]);
-    for (const [t, label] of this.markers) {
+    this.markers.forEach(([t, label], i) => {
       const xx = x(t);
       ctx.beginPath(); ctx.moveTo(xx, pad.t); ctx.lineTo(xx, H - pad.b); ctx.stroke();
-      ctx.save(); ctx.fillStyle = "#495057"; ctx.fillText(label, xx + 3, pad.t + 10); ctx.restore();
-    }
+      // Phases can follow each other within seconds: stagger the labels in three rows.
+      ctx.save(); ctx.fillStyle = "#495057"; ctx.fillText(label, xx + 3, pad.t + 10 + (i % 3) * 12); ctx.restore();
+    });
     ctx.setLineDash([]);
 
     // Series.

@@ -1,0 +1,81 @@
+"""Chromium (Debian's, never downloaded) driven by Playwright against a real station."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from daq.api import create_app
+from daq.service import Lab
+from tests.api.conftest import add_users, station_settings
+from tests.api.server import serve
+from tests.conftest import REQUIRE_SERVICES
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+
+def need_chromium() -> Path:
+    """Debian's chromium; installed with apt-get when missing and we may (root)."""
+    if not CHROMIUM.exists() and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium"],
+            check=False,
+            capture_output=True,
+            timeout=600,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing (apt-get install chromium; scripts/services does it)"
+        if REQUIRE_SERVICES:
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@dataclass
+class LiveStation:
+    """A station served by uvicorn, its users' passwords and tokens."""
+
+    lab: Lab
+    app: Any
+    base_url: str
+    passwords: dict[str, str]
+    tokens: dict[str, str]
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Any]:
+    path = need_chromium()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=str(path), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@pytest_asyncio.fixture
+async def live(tmp_path: Path) -> AsyncIterator[LiveStation]:
+    async with Lab(station_settings(tmp_path, scale=600.0)) as lab:
+        tokens, passwords = await add_users(lab)
+        app = create_app(lab)
+        async with serve(app) as base:
+            yield LiveStation(lab, app, base, passwords, tokens)
+
+
+@pytest.fixture
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
