@@ -7,6 +7,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +87,18 @@ async def test_launcher_refuses_unknown_names_without_a_traceback() -> None:
     _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2
     assert b"unknown simulator 'kettle'" in err and b"Traceback" not in err
+
+
+async def test_all_registered_simulators_start_on_one_clock_and_stop(tmp_path: Path) -> None:
+    clock = Clock(scale=600)
+    links = {name: tmp_path / name for name, spec in registry.SIMULATORS.items()
+             if spec.link == "pty"}
+    running = await registry.start_simulators(["all"], clock, links=links)
+    async with running:
+        assert list(running) == list(registry.SIMULATORS)
+        for name, resource in running.items():
+            kind = registry.SIMULATORS[name].link
+            assert resource.startswith("TCPIP::" if kind == "tcp" else "ASRL")
+            assert running.instruments[name].clock is clock
+    for link in links.values():
+        assert not link.exists()
