@@ -37,7 +37,7 @@ def test_api_never_answers_5xx_and_matches_its_schema(running: ThreadedStation) 
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=15,
+            max_examples=12,
             deadline=None,
             derandomize=True,
             suppress_health_check=list(HealthCheck),
