@@ -84,6 +84,13 @@ class Transport(ABC):
         async with self.lock:
             await self.write_line(line)
 
+    async def read_lines(self, timeout: float | None = None) -> list[bytes]:
+        """Every line already received, raw with its terminator; waits up to ``timeout``
+        for the first. For instruments that stream many lines (a peel tester at 100 Hz),
+        so the reader handles them in bulk. This default reads one line at a time;
+        a line of garbage raises :class:`ProtocolError` like :meth:`read_line`."""
+        return [(await self.read_line(timeout)).encode("ascii") + b"\n"]
+
     async def reconnect(self) -> None:
         """Close and open again."""
         await self.close()

@@ -124,6 +124,16 @@ class LineProtocol(asyncio.Protocol):
                 self.transport.resume_reading()
         return line
 
+    def pop_all(self) -> list[bytes]:
+        lines = list(self.lines)
+        self.lines.clear()
+        if self._reading_paused:
+            self._reading_paused = False
+            with contextlib.suppress(Exception):
+                assert self.transport is not None
+                self.transport.resume_reading()
+        return lines
+
     async def drain(self) -> None:
         if self.write_paused and not self.lost:
             self._drain = asyncio.get_running_loop().create_future()
@@ -311,6 +321,13 @@ class StreamTransport(Transport):
 
     async def read_line(self, timeout: float | None = None) -> str:
         return await self._receive(timeout, owed=False)
+
+    async def read_lines(self, timeout: float | None = None) -> list[bytes]:
+        p = self._require_open()
+        if p.lines:
+            return p.pop_all()
+        first = (await self._receive(timeout, owed=False)).encode("ascii") + b"\n"
+        return [first, *p.pop_all()] if p.lines else [first]
 
     async def read_reply(self, timeout: float | None = None) -> str:
         return await self._receive(timeout, owed=True)
