@@ -7,6 +7,8 @@ and by the automatic capture of front-panel starts (:mod:`daq.peel.watch`).
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -17,9 +19,11 @@ from daq.peel.calculation import PeelCalculationError, PeelResult, SteadyRegionR
 from daq.peel.store import PeelRecord, PeelStore, SpecimenContext
 from daq.record import Recorder
 from drivers.errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
-from drivers.peel_tester import GarbledLine, PeelBegin, PeelEnd, PeelFault, PeelPoint, StreamItem
+from drivers.peel_tester import ChunkItem, GarbledLine, PeelBegin, PeelEnd, PeelFault, PeelPoints
 
 UNASSIGNED = "unassigned"
+#: Simulated seconds between live readings on the bus (the tester samples at 100 Hz).
+LIVE_READING_INTERVAL_S = 0.1
 
 
 @dataclass
@@ -49,41 +53,55 @@ class Capture:
 
 
 async def capture_stream(
-    items: AsyncIterator[StreamItem], capture: Capture, bus: Bus | None = None
+    chunks: AsyncIterator[list[ChunkItem]],
+    capture: Capture,
+    bus: Bus | None = None,
+    reading_interval_s: float = LIVE_READING_INTERVAL_S,
 ) -> Capture:
-    """Consume the stream into ``capture`` until its end or a link failure.
+    """Consume the tester's stream (``PeelTester.stream_chunks``) into ``capture`` until
+    its end or a link failure.
 
     Garbled lines are counted and skipped. A lost link or a silent tester is kept in
     ``capture.error`` (not raised): what arrived before it is the partial curve.
-    Each point is published on the bus as a ``Reading`` (channels ``force``, ``travel``).
+    Points go on the bus as ``Reading``s (channels ``force``, ``travel``) for the live
+    view, at most one per ``reading_interval_s`` of simulated time (0: every point);
+    the whole curve is the record, stored with the test.
     """
-    mm_append = capture.mm.append
-    force_append = capture.force_n.append
     run_id, instrument = capture.run_id, capture.instrument
     t0, s_per_mm = capture.started_ts, 60.0 / capture.speed_mm_per_min
+    next_mm = -math.inf
+    step_mm = reading_interval_s / s_per_mm
     try:
-        async for item in items:
-            if type(item) is PeelPoint:
-                mm_append(item.mm)
-                force_append(item.n)
-                if bus is not None:
-                    bus.publish(
-                        Reading(
-                            instrument,
-                            t0 + item.mm * s_per_mm,
-                            {"force": Value(item.n, "N"), "travel": Value(item.mm, "mm")},
-                            run_id,
+        async for chunk in chunks:
+            for item in chunk:
+                if type(item) is PeelPoints:
+                    capture.mm.extend(item.mm)
+                    capture.force_n.extend(item.n)
+                    if bus is None:
+                        continue
+                    # Travel only grows: bisect finds the next point due for the live view.
+                    i = bisect.bisect_left(item.mm, next_mm)
+                    while i < len(item.mm):
+                        mm, force = item.mm[i], item.n[i]
+                        bus.publish(
+                            Reading(
+                                instrument,
+                                t0 + mm * s_per_mm,
+                                {"force": Value(force, "N"), "travel": Value(mm, "mm")},
+                                run_id,
+                            )
                         )
-                    )
-            elif isinstance(item, GarbledLine):
-                capture.garbled_lines += 1
-            elif isinstance(item, PeelEnd):
-                capture.end_reason = item.reason
-                break
-            elif isinstance(item, PeelFault):
-                capture.faults.append(item)
-            elif isinstance(item, PeelBegin):
-                capture.begin = item
+                        next_mm = mm + step_mm if step_mm > 0 else math.nextafter(mm, math.inf)
+                        i = bisect.bisect_left(item.mm, next_mm, i + 1)
+                elif isinstance(item, GarbledLine):
+                    capture.garbled_lines += 1
+                elif isinstance(item, PeelEnd):
+                    capture.end_reason = item.reason
+                    return capture
+                elif isinstance(item, PeelFault):
+                    capture.faults.append(item)
+                elif isinstance(item, PeelBegin):
+                    capture.begin = item
     except InstrumentError as exc:
         capture.error = exc
     return capture

@@ -23,15 +23,17 @@ from daq.peel.store import PeelStore
 from daq.procedures.peel_test import RUN_KIND, PeelOutcome
 from daq.record import Recorder, RunInfo, new_run_id
 from drivers.errors import InstrumentError
-from drivers.peel_tester import PeelBegin, PeelPoint, PeelTester, StreamItem
+from drivers.peel_tester import ChunkItem, PeelBegin, PeelPoint, PeelPoints, PeelTester
 
 log = logging.getLogger(__name__)
 
 
-async def _prepend(first: StreamItem, rest: AsyncIterator[StreamItem]) -> AsyncIterator[StreamItem]:
-    yield first
-    async for item in rest:
-        yield item
+async def _prepend(
+    first: ChunkItem, rest: AsyncIterator[list[ChunkItem]]
+) -> AsyncIterator[list[ChunkItem]]:
+    yield [first]
+    async for chunk in rest:
+        yield chunk
 
 
 async def capture_front_panel_peel(
@@ -78,8 +80,13 @@ async def capture_front_panel_peel(
         )
     )
     capture = Capture(run_id, instrument, started_ts, speed_mm_per_min)
+    first_item: ChunkItem = (
+        first if isinstance(first, PeelBegin) else PeelPoints([first.mm], [first.n])
+    )
     try:
-        await capture_stream(_prepend(first, tester.stream(idle_timeout_s)), capture, bus)
+        await capture_stream(
+            _prepend(first_item, tester.stream_chunks(idle_timeout_s)), capture, bus
+        )
     except asyncio.CancelledError:
         why = f"capture cancelled after {capture.last_mm:.1f} mm (service stopping)"
         await asyncio.shield(

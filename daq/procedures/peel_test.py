@@ -135,7 +135,7 @@ class PeelTest:
             self.run_id, self.instrument, self.clock.now(), s.speed_mm_per_min
         )
         try:
-            await capture_stream(self.tester.stream(s.idle_timeout_s), capture, self.bus)
+            await capture_stream(self.tester.stream_chunks(s.idle_timeout_s), capture, self.bus)
         except asyncio.CancelledError:
             why = f"aborted by the operator after {capture.last_mm:.1f} mm"
             with contextlib.suppress(InstrumentError, asyncio.CancelledError):

@@ -6,6 +6,8 @@ import asyncio
 import statistics
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers.errors import InstrumentCommandError, ProtocolError
 from drivers.peel_tester import (
@@ -14,8 +16,10 @@ from drivers.peel_tester import (
     PeelEnd,
     PeelFault,
     PeelPoint,
+    PeelPoints,
     PeelTester,
     StreamItem,
+    parse_chunk,
     parse_stream_line,
 )
 from drivers.transport.visa_thread import PyVisaTransport
@@ -186,3 +190,33 @@ async def test_the_visa_asrl_form_through_pyvisa_speaks_the_same_protocol(bench:
 def test_sim_refuses_unknown_ids() -> None:
     sim = SimPeelTester()
     assert sim.handle("LOAD NOPE-1") is None  # goes out as an ERR line
+
+
+stream_lines = st.one_of(
+    st.builds(lambda a, b: f"D,{a:.3f},{b:.4f}", st.floats(0, 300), st.floats(-5, 60)),
+    st.sampled_from(["END,COMPLETE", "END,STOPPED", "ERR,210,load cell overload", "OK",
+                     "BEGIN,EX1-1,3,50,90", "D,1.0", "D,x,2", "D,1,2,3", "#@~", "D,", "",
+                     "D,1.5\x15#@~,2.0", "END,???", "D,1,2\r"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(stream_lines, min_size=1, max_size=40))
+def test_a_chunk_parses_exactly_as_its_lines_do_one_by_one(lines: list[str]) -> None:
+    raw = [line.encode("latin-1") + b"\n" for line in lines]
+    expanded: list[StreamItem] = []
+    for item in parse_chunk(raw):
+        if isinstance(item, PeelPoints):
+            expanded += [PeelPoint(x, f) for x, f in zip(item.mm, item.n, strict=True)]
+        else:
+            expanded.append(item)
+    one_by_one = []
+    for line in (text.rstrip("\r") for text in lines):  # CR LF ends a line too
+        if any(ord(c) < 32 or ord(c) > 126 for c in line):
+            noisy = line.encode("latin-1").decode("ascii", "backslashreplace")
+            one_by_one.append(GarbledLine(noisy))
+            continue
+        item = parse_stream_line(line)
+        if item is not None:
+            one_by_one.append(item)
+    assert expanded == one_by_one

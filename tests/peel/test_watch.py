@@ -90,7 +90,7 @@ async def test_the_watcher_survives_a_dropped_link_and_captures_the_next_peel(
     try:
         await asyncio.sleep(0.05)
         bench.sim.handle("SIM:PANEL START")
-        await wait_until(lambda: readings.depth() > 1000)
+        await wait_until(lambda: readings.depth() > 100)
         bench.sim.inject("drop")  # the cable is pulled mid-peel
         await wait_until(lambda: len(outcomes) == 1)
         await wait_until(lambda: bench.tester.transport.is_open)
