@@ -207,7 +207,7 @@ class Trace:
 
     def __init__(self, specimen_id: str) -> None:
         self.specimen_id = specimen_id
-        self.forces: deque[float] = deque(maxlen=TRACE_POINTS * 10)
+        self.forces: deque[float] = deque(maxlen=TRACE_POINTS)
         self.mm = 0.0
         self.n = 0.0
         self.points = 0
@@ -221,10 +221,10 @@ class Trace:
         self.top = max(self.top, self.n)
 
     def __rich__(self) -> Group:
-        recent = list(self.forces)[::10][-TRACE_POINTS:]
+        recent = list(self.forces)  # live readings come at 10 Hz: the last ~7 s
         return Group(
             Text(f"peel {self.specimen_id}: {self.mm:6.2f} mm  {self.n:6.3f} N  "
-                 f"({self.points} points)", style="bold"),
+                 f"({self.points} live readings)", style="bold"),
             Text(sparkline(recent, self.top * 1.05), style="cyan"),
         )
 
