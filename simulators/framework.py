@@ -245,7 +245,9 @@ class SimInstrument:
                 self.push_error(err.code, err.text)
                 return None
             return reply
-        self.push_error(UNDEFINED_HEADER.code, f"{UNDEFINED_HEADER.text}; {text[:40]}")
+        # Echo the header printable-only: junk bytes must not come back as a garbled reply.
+        shown = "".join(c if " " <= c <= "~" else "?" for c in text[:40])
+        self.push_error(UNDEFINED_HEADER.code, f"{UNDEFINED_HEADER.text}; {shown}")
         return None
 
     @command(r"SYST:ERR\?")
