@@ -148,6 +148,7 @@ class StreamTransport(Transport):
         self._protocol: LineProtocol | None = None
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._open_lock = asyncio.Lock()
 
     @abstractmethod
     async def _connect(self) -> LineProtocol:
@@ -163,13 +164,19 @@ class StreamTransport(Transport):
     async def open(self) -> None:
         if self.is_open:
             return
-        self._protocol = None
-        try:
-            self._protocol = await asyncio.wait_for(self._connect(), self.timeout)
-        except (OSError, TimeoutError) as exc:
-            raise InstrumentConnectionError(
-                f"cannot open: {exc or type(exc).__name__}", resource=self.resource
-            ) from exc
+        # Two tasks reconnecting at once (a poller and a safe-state routine) must not both
+        # connect: the second link would replace the first while a query waits on it, and
+        # that query would wait forever (its timer watches only the current link).
+        async with self._open_lock:
+            if self.is_open:
+                return
+            self._protocol = None
+            try:
+                self._protocol = await asyncio.wait_for(self._connect(), self.timeout)
+            except (OSError, TimeoutError) as exc:
+                raise InstrumentConnectionError(
+                    f"cannot open: {exc or type(exc).__name__}", resource=self.resource
+                ) from exc
 
     async def close(self) -> None:
         protocol, self._protocol = self._protocol, None
