@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from daq.storage.database import create_engine, downgrade, upgrade
@@ -30,6 +30,12 @@ async def test_0002_creates_peel_tables_matching_the_models_and_downgrades(
         for model in (PeelTestRow, PeelResultRow):
             expected = {c.name for c in model.__table__.columns}
             assert tables[model.__tablename__] == expected
+        if peel_db_url.startswith("postgresql"):
+            async with engine.connect() as conn:
+                storage = await conn.scalar(text(
+                    "SELECT attstorage FROM pg_attribute "
+                    "WHERE attrelid = 'peel_tests'::regclass AND attname = 'curve'"))
+            assert storage == "e"  # out of line, uncompressed: packed floats don't compress
         await downgrade(engine, "0001")
         tables = await _tables(engine)
         assert "peel_tests" not in tables and "peel_results" not in tables
