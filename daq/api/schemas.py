@@ -178,7 +178,7 @@ class ReadingOut(BaseModel):
     ts: float
     instrument: str
     channel: str
-    value: float
+    value: float | None = Field(description="null for a stored NaN/inf")
     unit: str
     replayed: bool
 

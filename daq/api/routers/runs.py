@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,7 +19,6 @@ from daq.api.deps import LabDep, Operator, SessionDep, Viewer, get_sessions
 from daq.api.lab_access import active_run_ids
 from daq.api.schemas import (
     AbortOut,
-    ReadingOut,
     ReadingPage,
     RunDetail,
     RunEventOut,
@@ -146,24 +147,22 @@ async def run_readings(
             query.order_by(ReadingRow.ts, ReadingRow.id).limit(limit).offset(offset)
         )
     ).all()
-    return ReadingPage(
-        run_id=run_id,
-        total=total,
-        limit=limit,
-        offset=offset,
-        next_offset=offset + limit if offset + limit < total else None,
-        items=[
-            ReadingOut(
-                ts=r.ts,
-                instrument=r.instrument,
-                channel=r.channel,
-                value=r.value,
-                unit=r.unit,
-                replayed=bool(r.replayed),
-            )
+    # Built as plain JSON (same shape as ReadingPage): validating 1000 pydantic models per
+    # page cost two thirds of the throughput (bench/api.py).
+    page = {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": offset + limit if offset + limit < total else None,
+        "run_id": run_id,
+        "items": [
+            {"ts": r.ts, "instrument": r.instrument, "channel": r.channel,
+             "value": r.value if math.isfinite(r.value) else None,
+             "unit": r.unit, "replayed": bool(r.replayed)}
             for r in rows
         ],
-    )
+    }
+    return Response(json.dumps(page, allow_nan=False), media_type="application/json")
 
 
 async def _csv_rows(
