@@ -50,6 +50,13 @@ class OvenLogPage:
     rows: list[OvenLogRow]
     more: bool
     rejected: list[str]
+    #: How many rows the oven said it sent (``END,<rows>,…``).
+    declared: int = -1
+
+    @property
+    def intact(self) -> bool:
+        """True when every row the oven sent arrived and parsed."""
+        return not self.rejected and len(self.rows) == self.declared
 
 
 class AgingOven:
@@ -183,7 +190,7 @@ class AgingOven:
                     rejected.append(exc.reply or "")
                     continue
                 if line.startswith("END"):
-                    more = self._parse_end(line)
+                    declared, more = self._parse_end(line)
                     break
                 if line.upper().startswith("ERR"):
                     self._check(line, command)
@@ -191,7 +198,7 @@ class AgingOven:
                     rows.append(self._parse_row(line))
                 except ProtocolError:
                     rejected.append(line)
-        return OvenLogPage(rows, more, rejected)
+        return OvenLogPage(rows, more, rejected, declared)
 
     async def log_since(self, from_ts: float, max_pages: int = MAX_PAGES) -> list[OvenLogRow]:
         """Every row recorded after ``from_ts``, fetched page by page."""
@@ -207,11 +214,11 @@ class AgingOven:
         return found
 
     # -- parsing ---------------------------------------------------------------------------
-    def _parse_end(self, line: str) -> bool:
+    def _parse_end(self, line: str) -> tuple[int, bool]:
         parts = line.split(",")
-        if len(parts) != 3 or parts[2] not in {"0", "1"}:
+        if len(parts) != 3 or parts[2] not in {"0", "1"} or not parts[1].isdigit():
             raise ProtocolError("malformed END of log", reply=line, resource=self.resource)
-        return parts[2] == "1"
+        return int(parts[1]), parts[2] == "1"
 
     def _parse_row(self, line: str) -> OvenLogRow:
         parts = line.split(",")

@@ -196,7 +196,9 @@ class OvenSim(SimInstrument):
 
     # -- faults ---------------------------------------------------------------------------
     def _until(self, arg: str | None, default_h: float | None) -> float:
-        now = self.clock.now()
+        # Anchored to the model's time (just brought up to date), so a fault lasts
+        # exactly its simulated duration however long the update took at a huge scale.
+        now = self.model_ts
         hours = float(arg) if arg else default_h
         return float("inf") if hours is None else now + hours * 3600.0
 

@@ -38,7 +38,7 @@ from daq.bus import Bus
 from daq.clock import SimClock, iso
 from daq.messages import Alarm, Reading, RunEvent, Value
 from daq.record import Recorder, RunInfo, new_run_id
-from drivers.aging_oven import AgingOven, OvenLogRow
+from drivers.aging_oven import AgingOven, OvenLogPage, OvenLogRow
 from drivers.errors import InstrumentError
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 KIND = "aging_run"
 #: Pages of log fetched per cycle at most (so a long back-fill checkpoints as it goes).
 PAGES_PER_CYCLE = 20
+#: Attempts at one log page damaged on the line before its good rows are used as they are.
+PAGE_ATTEMPTS = 3
 #: A cycle never waits less than this in real seconds (at huge time scales).
 MIN_REAL_WAIT_S = 0.02
 
@@ -77,6 +79,7 @@ class AgingRun:
         self._last_checkpoint_ts = acc.accounted_until_ts
         self._last_progress_ts = acc.accounted_until_ts
         self._link_trouble: str | None = None
+        self._page_trouble = False
         self._oven_alarms: set[str] = set()
         self.errors_seen = 0
 
@@ -102,10 +105,7 @@ class AgingRun:
             if not self.oven.transport.is_open:
                 await self.oven.open()
             for _ in range(PAGES_PER_CYCLE):
-                page = await self.oven.log_page(self.acc.accounted_until_ts)
-                if page.rejected:
-                    await self._trouble(f"{len(page.rejected)} unreadable oven log row(s), "
-                                        f"e.g. {page.rejected[0][:60]!r}", keep=True)
+                page = await self._fetch_page()
                 await self._account(page.rows)
                 if self.acc.completed or not page.more or not page.rows:
                     break
@@ -114,6 +114,24 @@ class AgingRun:
             await self._trouble(str(exc))
             with contextlib.suppress(InstrumentError):
                 await self.oven.close()
+
+    async def _fetch_page(self) -> OvenLogPage:
+        """One page of the oven's log, asked again while rows were garbled or lost on
+        the line; after PAGE_ATTEMPTS the rows that did arrive are used (what is missing
+        becomes unmonitored, never guessed)."""
+        page = await self.oven.log_page(self.acc.accounted_until_ts)
+        for _ in range(PAGE_ATTEMPTS - 1):
+            if page.intact:
+                self._page_trouble = False
+                break
+            self.errors_seen += 1
+            if not self._page_trouble:  # one note per episode, not one per page
+                self._page_trouble = True
+                await self._event("note", {"what": "oven_log_damaged", "error": (
+                    f"{len(page.rejected)} unreadable line(s), {len(page.rows)} of "
+                    f"{page.declared} rows arrived"), "example": page.rejected[:1]})
+            page = await self.oven.log_page(self.acc.accounted_until_ts)
+        return page
 
     async def _account(self, rows: list[OvenLogRow]) -> None:
         if not rows:
@@ -168,13 +186,12 @@ class AgingRun:
             # An alarm that clears and comes back is a new episode, announced again.
             self._oven_alarms &= set(row.alarms)
 
-    async def _trouble(self, message: str, keep: bool = False) -> None:
+    async def _trouble(self, message: str) -> None:
         self.errors_seen += 1
-        if self._link_trouble is None:
+        if self._link_trouble is None:  # one note per outage, not one per attempt
             log.warning("aging run %s: %s", self.run_id, message)
             await self._event("note", {"what": "oven_trouble", "error": message})
-            if not keep:
-                self._link_trouble = message
+            self._link_trouble = message
 
     async def _link_ok(self) -> None:
         if self._link_trouble is not None:

@@ -203,3 +203,20 @@ async def test_an_oven_that_answers_nonsense_leaves_the_run_going(
     assert report["status"] == "DONE" and report["unmonitored_h"] == 0.0
     assert runner.runs[rid].errors_seen >= 1
     assert_accounts_every_hour(report)
+
+
+async def test_a_log_page_garbled_on_the_line_is_asked_again_not_lost(
+    rig: OvenRig, oven: AgingOven, recorder: DbRecorder, sessions: Any
+) -> None:
+    await add_specimens(sessions, ["S1"])
+    runner = runner_for(rig, oven, recorder, sessions)
+    rid = await runner.start(AgingPlan(target_h=30, pullouts_h=(30,)), ["S1"])
+    await rig.clock.sleep(5 * HOUR)
+    rig.sim.inject("garble", "2")
+    await runner.wait(rid)
+    report = await status(sessions, rid)
+    assert report["unmonitored_h"] == 0.0 and report["in_tolerance_h"] == pytest.approx(30)
+    async with sessions() as s:
+        notes = [e.data.get("what") for e in await s.scalars(
+            select(RunEventRow).where(RunEventRow.run_id == rid))]
+    assert notes.count("oven_log_damaged") == 1
