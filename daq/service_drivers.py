@@ -54,6 +54,8 @@ DRIVERS: dict[str, DriverSpec] = {
         "drivers.lamination_press:LaminationPress", "daq.acquisition:poll_press", "press",
         "press1",
     ),
+    # Streams instead of being polled: daq.peel.watch.watch_and_capture reads it.
+    "peel_tester": DriverSpec("drivers.peel_tester:PeelTester", None, "peel", "peel1"),
 }
 
 

@@ -215,6 +215,9 @@ class PeelTesterIdentity:
     serial: str
     firmware: str
 
+    def __str__(self) -> str:
+        return f"{self.maker},{self.model},{self.serial},{self.firmware}"
+
 
 class PeelTester:
     """A 90° peel tester on a serial port (``ASRL…::INSTR``, a device path, or VISA)."""
