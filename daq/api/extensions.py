@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 #: Router modules of the areas: module name → storage models module it needs.
 AREA_ROUTERS: dict[str, str] = {
     "daq.api.routers.laser": "daq.storage.laser_models",
+    "daq.api.routers.peel": "daq.storage.peel_models",
+    "daq.api.routers.aging": "daq.storage.aging_models",
 }
 
 

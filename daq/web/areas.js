@@ -2,8 +2,8 @@
 // when its API answers; add an entry to PANELS for a new area.
 
 const PANELS = [
-  { title: "Peel tests", path: "/api/peel-tests", columns: ["id", "specimen_id", "status", "peel_strength_n_per_cm"] },
-  { title: "Aging runs", path: "/api/aging-runs", columns: ["id", "status", "hours_done", "hours_in_tolerance", "excursions"] },
+  { title: "Peel tests", path: "/api/peel-tests", columns: ["id", "specimen_label", "sample_id", "aging_hours", "status", "peel_strength_n_per_cm"] },
+  { title: "Aging runs", path: "/api/aging-runs", columns: ["id", "oven", "status", "target_h", "in_tolerance_s", "excursion_count"] },
   { title: "Laser jobs", path: "/api/laser/jobs", columns: ["id", "sample_id", "state", "holes_done", "grade"] },
 ];
 
