@@ -418,20 +418,16 @@ class PressCycle:
         attempt = 0
         detail = ""
         while True:
+            remaining = deadline - loop.time()
             try:
-                if attempt:
-                    await self.press.reconnect()
-                await self.press.abort()
-                for output in (self.press.set_heater, self.press.set_pressure_output):
-                    # A tripped press may refuse commands; OFF is what it already is.
-                    with contextlib.suppress(InstrumentCommandError):
-                        await output(False)
-                state = (await self.press.measure_all()).state
+                # Bounded even if the link hangs: the watchdog takes over after the deadline.
+                state = await asyncio.wait_for(self._safe_attempt(reconnect=attempt > 0),
+                                               max(remaining, 0.1))
                 if state in (PressState.SAFE, PressState.ESTOP, PressState.IDLE):
-                    with contextlib.suppress(InstrumentError):
-                        await self.press.arm_watchdog(0)
                     return True, str(state)
                 detail = f"press reports {state} after ABOR"
+            except TimeoutError:
+                detail = f"no answer within {self.safe_deadline_s:g} s"
             except InstrumentError as exc:
                 detail = f"{type(exc).__name__}: {exc}"
             attempt += 1
@@ -440,6 +436,21 @@ class PressCycle:
                 log.error("press %s not confirmed safe: %s", self.instrument, detail)
                 return False, detail
             await asyncio.sleep(min(0.1 * attempt, remaining))
+
+    async def _safe_attempt(self, *, reconnect: bool) -> PressState:
+        """ABOR, heaters and pressure off, read back the state (one try)."""
+        if reconnect:
+            await self.press.reconnect()
+        await self.press.abort()
+        for output in (self.press.set_heater, self.press.set_pressure_output):
+            # A tripped press may refuse commands; OFF is what it already is.
+            with contextlib.suppress(InstrumentCommandError):
+                await output(False)
+        state = (await self.press.measure_all()).state
+        if state in (PressState.SAFE, PressState.ESTOP, PressState.IDLE):
+            with contextlib.suppress(InstrumentError):
+                await self.press.arm_watchdog(0)
+        return state
 
     async def _finish(self, outcome: Outcome, reason: str | None) -> dict[str, Any]:
         if outcome is not Outcome.DONE and self.phase is not Phase.SAFE:

@@ -1,0 +1,168 @@
+"""`daq press start` / `daq press status` as an operator runs them: real subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from simulators.clock import Clock
+from simulators.press import PressSimulator
+from simulators.servers import TcpServer
+
+#: The console script, as an operator runs it.
+DAQ = [str(Path(sys.executable).with_name("daq"))]
+
+
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAQ_")}
+    env["COLUMNS"] = "120"
+    return env
+
+
+async def daq(tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *DAQ, *args, cwd=tmp_path, env=cli_env(tmp_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.fixture
+async def press_sim() -> AsyncIterator[tuple[PressSimulator, str, Clock]]:
+    clock = Clock(600.0)
+    sim = PressSimulator(clock, seed=3)
+    server = TcpServer(sim, "127.0.0.1", 0)
+    resource = await server.start()
+    try:
+        yield sim, resource, clock
+    finally:
+        await server.stop()
+
+
+REFUSALS = [
+    ("--temp", "250", "temperature 250 °C is outside the allowed window 150–200 °C"),
+    ("--pressure", "12", "pressure 12 MPa is outside the allowed window 0.1–10 MPa"),
+    ("--dwell", "30", "dwell 30 min is outside the allowed window 5–20 min"),
+]
+
+
+async def test_out_of_window_values_are_refused_before_anything_moves(
+    tmp_path: Path, press_sim: tuple[PressSimulator, str, Clock]
+) -> None:
+    sim, resource, _ = press_sim
+    # The three refusals run side by side: each is a whole interpreter start-up.
+    results = await asyncio.gather(*(
+        daq(tmp_path, "press", "start", flag, value, "--resource", resource,
+            "--out", f"never{flag}.csv")
+        for flag, value, _ in REFUSALS
+    ))
+    for (flag, _, message), (code, out, err) in zip(REFUSALS, results, strict=True):
+        assert code == 2, flag
+        assert message in err
+        assert "Traceback" not in out + err
+        assert not (tmp_path / f"never{flag}.csv").exists()
+    assert sim.history == []  # not one byte reached the press
+
+
+async def test_a_full_default_cycle_at_600x_exits_0_with_summary_and_csv(tmp_path: Path) -> None:
+    started = time.monotonic()
+    code, out, err = await daq(tmp_path, "press", "start", "--temp", "200", "--pressure", "3",
+                               "--dwell", "20", "--time-scale", "600", "--out", "run.csv")
+    elapsed = time.monotonic() - started
+    assert code == 0, err
+    assert elapsed < 20.0  # including the interpreter's start-up
+    assert "in-process press simulator" in err
+    for phase in ("PRECHECK", "HEAT", "PRESS", "DWELL", "COOL", "RELEASE", "DONE"):
+        assert phase in out
+    line = next(x for x in out.splitlines() if "dwell achieved" in x)
+    achieved = float(line.split("│")[1].split("of")[0])
+    assert achieved >= 20.0
+    assert "peak pressure" in out and "Traceback" not in out + err
+    with (tmp_path / "run.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) > 40
+    assert {r["phase"] for r in rows} >= {"HEAT", "PRESS", "DWELL", "COOL", "RELEASE"}
+    assert len({r["run_id"] for r in rows}) == 1
+    dwell_temps = [float(r["temp_top_degC"]) for r in rows if r["phase"] == "DWELL"]
+    assert all(196.0 <= t <= 204.0 for t in dwell_temps)
+    assert f"{len(rows)} readings written" in out
+
+
+async def test_ctrl_c_mid_cycle_makes_the_press_safe_and_exits_nonzero(
+    tmp_path: Path, press_sim: tuple[PressSimulator, str, Clock]
+) -> None:
+    sim, resource, clock = press_sim
+    proc = await asyncio.create_subprocess_exec(
+        *DAQ, "press", "start", "--dwell", "5", "--resource", resource, "--time-scale", "600",
+        "--time-origin", repr(clock.origin), "--json",
+        cwd=tmp_path, env=cli_env(tmp_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while not (sim.pressure_on and sim.pressure_mpa > 2.8):
+        assert proc.returncode is None and time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode not in (0, None)
+    assert "Traceback" not in out.decode() + err.decode()
+    sim.update()
+    assert not sim.heater_on and not sim.pressure_on
+    assert [e.reason for e in sim.safe_events] == ["ABORT"]
+    report = json.loads(out)
+    assert report["outcome"] == "ABORTED"
+    assert "SIGINT" in report["reason"]
+    assert report["summary"]["safe_confirmed"] is True
+
+
+async def test_status_reads_the_press_once(
+    tmp_path: Path, press_sim: tuple[PressSimulator, str, Clock]
+) -> None:
+    sim, resource, _ = press_sim
+    sim.inject("door")
+    (code, out, err), (code_none, _, err_none) = await asyncio.gather(
+        daq(tmp_path, "press", "status", "--resource", resource, "--json"),
+        daq(tmp_path, "press", "status"),
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["state"] == "IDLE" and data["door"] == "open" and data["alarms"] == []
+    assert "Lamination Press" in data["identity"]
+    assert code_none == 2 and "no press configured" in err_none
+
+
+async def test_an_unreachable_press_is_one_clear_line(tmp_path: Path) -> None:
+    code, out, err = await daq(tmp_path, "press", "start", "--resource",
+                               "TCPIP::127.0.0.1::1::SOCKET", "--time-scale", "600")
+    assert code == 1
+    assert "InstrumentConnectionError" in err and "Traceback" not in out + err
+
+
+async def test_a_recipe_file_with_a_configured_press(
+    tmp_path: Path, press_sim: tuple[PressSimulator, str, Clock]
+) -> None:
+    _, resource, clock = press_sim
+    (tmp_path / "daq.toml").write_text(
+        f'[instruments.hp1]\ndriver = "lamination_press"\nresource = "{resource}"\n'
+    )
+    (tmp_path / "ex1.toml").write_text("[recipe]\ntemperature_c = 180\ndwell_min = 5\n")
+    code, out, err = await daq(tmp_path, "press", "start", "ex1.toml", "--pressure", "2",
+                               "--config", "daq.toml", "--time-scale", "600", "--time-origin",
+                               repr(clock.origin), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["outcome"] == "DONE"
+    recipe = report["summary"]["recipe"]
+    assert (recipe["name"], recipe["temperature_c"], recipe["pressure_mpa"]) == ("ex1", 180, 2)
+    assert report["summary"]["dwell_achieved_min"] >= 5.0
