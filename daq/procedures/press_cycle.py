@@ -282,6 +282,13 @@ class PressCycle:
             if ok != previous_ok:
                 paused_since = None if ok else reading.ts
                 await self._note("dwell_resumed" if ok else "dwell_paused", reading)
+                if not ok:
+                    await self.recorder.alarm(Alarm(
+                        reading.ts, self.instrument, "warning",
+                        f"dwell paused at {self.record.dwell_s / 60:.1f} min: "
+                        f"{self._deviation(reading)} outside tolerance",
+                        self.run_id, {"dwell_min": round(self.record.dwell_s / 60.0, 3)},
+                    ))
             if paused_since is not None and reading.ts - paused_since > self.max_dwell_pause_s:
                 raise CycleFault(
                     f"dwell paused for more than {self.max_dwell_pause_s / 60:g} min: "

@@ -166,3 +166,31 @@ async def test_a_recipe_file_with_a_configured_press(
     recipe = report["summary"]["recipe"]
     assert (recipe["name"], recipe["temperature_c"], recipe["pressure_mpa"]) == ("ex1", 180, 2)
     assert report["summary"]["dwell_achieved_min"] >= 5.0
+
+
+async def test_a_killed_cli_leaves_the_press_to_its_watchdog(
+    tmp_path: Path, press_sim: tuple[PressSimulator, str, Clock]
+) -> None:
+    """The cycle arms the press's watchdog: SIGKILL the controlling process mid-cycle and
+    the press goes safe by itself within the watchdog time (3 real seconds)."""
+    sim, resource, clock = press_sim
+    proc = await asyncio.create_subprocess_exec(
+        *DAQ, "press", "start", "--resource", resource, "--time-scale", "600",
+        "--time-origin", repr(clock.origin), "--json",
+        cwd=tmp_path, env=cli_env(tmp_path),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not sim.heater_on:
+        assert proc.returncode is None and time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    assert sim.watchdog_s >= 3.0
+    proc.kill()
+    await proc.wait()
+    killed_at = time.monotonic()
+    while sim.heater_on:
+        assert time.monotonic() - killed_at < 6.0, "watchdog did not trip"
+        await asyncio.sleep(0.05)
+        sim.update()
+    assert [e.reason for e in sim.safe_events] == ["WATCHDOG"]
+    assert not sim.pressure_on

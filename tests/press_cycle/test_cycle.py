@@ -109,6 +109,9 @@ async def test_dwell_pauses_while_pressure_is_out_of_tolerance_and_resumes(bench
     assert dwell_phase["duration_min"] >= 20.0 + 4.0
     notes = [e.data["note"] for e in bench.recorder.events if e.kind == "note"]
     assert notes == ["dwell_paused", "dwell_resumed"]
+    [alarm] = bench.recorder.alarms
+    assert alarm.severity == "warning" and "dwell paused" in alarm.message
+    assert "pressure" in alarm.message
     # The mean during the counted dwell is unaffected by the leak.
     assert s["dwell_pressure_range_mpa"][0] >= 2.8
 
