@@ -191,10 +191,11 @@ async def ensure_admin(
 
 def login_hint(url: str, name: str, password: str) -> str:
     """The text printed on first start: where the dashboard is and how to log in."""
+    body = f'{{"username": "{name}", "password": "{password}"}}'
     return (
         f"Created user {name!r} (role admin) with password {password}\n"
-        f"Log in at {url} , or get a token: "
-        f"curl -d 'username={name}&password={password}' {url.rstrip('/')}/api/auth/token\n"
+        f"Log in at {url} , or get a token: curl -H 'Content-Type: application/json' "
+        f"-d '{body}' {url.rstrip('/')}/api/auth/token\n"
         f"Add operators with: daq user add NAME --role operator"
     )
 
