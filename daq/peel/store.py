@@ -219,8 +219,11 @@ class PeelStore:
 
     async def curve(self, run_id: str) -> tuple[list[float], list[float]]:
         """The (mm, N) points of a stored test (empty lists if there is none)."""
-        row = await self.test(run_id)
-        return unpack_curve(row.curve) if row is not None else ([], [])
+        async with self.sessions() as session:
+            blob = await session.scalar(
+                select(PeelTestRow.curve).where(PeelTestRow.id == run_id)
+            )
+        return unpack_curve(blob) if blob is not None else ([], [])
 
     async def results_for_sample(
         self, sample_id: str

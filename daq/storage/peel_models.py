@@ -72,7 +72,8 @@ class PeelTestRow(Base):
     n_points: Mapped[int] = mapped_column(Integer, default=0)
     garbled_lines: Mapped[int] = mapped_column(Integer, default=0)
     curve_format: Mapped[str] = mapped_column(String(16), default=CURVE_FORMAT)
-    curve: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    #: Deferred: listing tests never drags their curves along; ask for it by name.
+    curve: Mapped[bytes] = mapped_column(LargeBinary, default=b"", deferred=True)
 
 
 class PeelResultRow(Base):
