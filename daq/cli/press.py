@@ -193,7 +193,7 @@ def print_summary(result: CycleResult) -> None:
         ("peak pressure (MPa)", s["peak_pressure_mpa"]),
         ("readings", s["readings"]),
     ]
-    console.print(table("Result", ["", "value"], rows))
+    console.print(table("Summary", ["quantity", "value"], rows))
     style = "green" if result.outcome is Outcome.DONE else "red"
     line = f"[bold {style}]{result.outcome}[/]"
     if result.reason:
@@ -346,7 +346,7 @@ def status(
         if json_output:
             print_json(data)
             return
-        rows = [(k, ", ".join(v) if isinstance(v, list) else v) for k, v in data.items()]
-        rows = [(k, v if v != [] else "none") for k, v in rows]
-        console.print(table(f"Press {target.name}", ["", "value"], rows))
+        rows = [(k, (", ".join(v) or "none") if isinstance(v, list) else v)
+                for k, v in data.items()]
+        console.print(table(f"Press {target.name}", ["quantity", "value"], rows))
 
