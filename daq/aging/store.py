@@ -83,6 +83,18 @@ async def checkpoint(sessions: Sessions, run_id: str, acc: Accountant,
         changed = [*outcome.opened, *outcome.closed, *outcome.alarm_due]
     if acc.excursion is not None:
         changed.append(acc.excursion)  # its peak and last row move on
+    inserted: list[Excursion] = []
+    try:
+        await _write_checkpoint(sessions, run_id, acc, changed, inserted, status)
+    except BaseException:
+        for exc in inserted:  # rolled back: insert them again next time
+            exc.db_id = None
+        raise
+
+
+async def _write_checkpoint(sessions: Sessions, run_id: str, acc: Accountant,
+                            changed: list[Excursion], inserted: list[Excursion],
+                            status: str | None) -> None:
     async with sessions() as session, session.begin():
         row = await session.get(AgingRunRow, run_id)
         if row is None:
@@ -92,6 +104,8 @@ async def checkpoint(sessions: Sessions, run_id: str, acc: Accountant,
             if id(exc) in seen:
                 continue
             seen.add(id(exc))
+            if exc.db_id is None:
+                inserted.append(exc)
             await _save_excursion(session, run_id, exc)
         row.accounted_until_ts = acc.accounted_until_ts
         row.in_tolerance_s = acc.in_tolerance_s

@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from daq.aging.accounting import Accountant, AgingPlan, Excursion, Outcome
 from daq.aging.store import (
     AgingError,
@@ -38,6 +40,7 @@ from daq.bus import Bus
 from daq.clock import SimClock, iso
 from daq.messages import Alarm, Reading, RunEvent, Value
 from daq.record import Recorder, RunInfo, new_run_id
+from daq.storage.errors import StorageError
 from drivers.aging_oven import AgingOven, OvenLogPage, OvenLogRow
 from drivers.errors import InstrumentError
 
@@ -57,7 +60,7 @@ class Cadence:
     """How often the run polls the oven and checkpoints (simulated seconds)."""
 
     poll_s: float = 300.0
-    checkpoint_s: float = 4 * 3600.0
+    checkpoint_s: float = 30 * 60.0
     progress_event_s: float = 24 * 3600.0
 
 
@@ -80,6 +83,8 @@ class AgingRun:
         self._last_progress_ts = acc.accounted_until_ts
         self._link_trouble: str | None = None
         self._page_trouble = False
+        #: True once completion is recorded (DONE in aging_runs and runs).
+        self.finished = False
         self._oven_alarms: set[str] = set()
         self.errors_seen = 0
 
@@ -87,9 +92,17 @@ class AgingRun:
     async def run(self) -> Accountant:
         """Account until the target is reached; returns the final accountant."""
         try:
-            while not self.acc.completed:
-                await self.cycle()
-                if self.acc.completed:
+            while not self.finished:
+                try:
+                    if self.acc.completed:
+                        await self._finish()  # its first attempt failed: again
+                    else:
+                        await self.cycle()
+                except (SQLAlchemyError, StorageError, OSError) as exc:
+                    # The database is away: keep accounting in memory, checkpoint later.
+                    self.errors_seen += 1
+                    log.warning("aging run %s: cannot record (%s); retrying", self.run_id, exc)
+                if self.finished:
                     break
                 wait_real = max(self.clock.to_real(self.cadence.poll_s), MIN_REAL_WAIT_S)
                 await asyncio.sleep(wait_real)
@@ -212,6 +225,7 @@ class AgingRun:
         ts = self.acc.completed_ts or self.acc.accounted_until_ts
         await self.recorder.event(RunEvent(self.run_id, ts, "transition", {"to": "DONE"}))
         await self.recorder.finish_run(self.run_id, ts, "DONE", None, self.totals())
+        self.finished = True
 
     def totals(self) -> dict[str, Any]:
         """The run's hours and counts (for events, the summary and the CLI)."""

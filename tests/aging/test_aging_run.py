@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +16,7 @@ from daq.aging.accounting import AgingPlan
 from daq.aging.store import AgingError, record_pullout, status
 from daq.procedures.aging_run import AgingRunner
 from daq.storage.aging_models import AgingRunRow
+from daq.storage.database import create_all, create_engine, session_factory
 from daq.storage.models import MqttOutbox, Run, RunEventRow, Specimen
 from daq.storage.recorder import DbRecorder
 from drivers.aging_oven import AgingOven
@@ -220,3 +224,29 @@ async def test_a_log_page_garbled_on_the_line_is_asked_again_not_lost(
         notes = [e.data.get("what") for e in await s.scalars(
             select(RunEventRow).where(RunEventRow.run_id == rid))]
     assert notes.count("oven_log_damaged") == 1
+
+
+async def test_a_locked_database_delays_the_record_but_loses_no_hour(
+    rig: OvenRig, oven: AgingOven, tmp_path: Path
+) -> None:
+    path = tmp_path / "locked.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}", busy_timeout_s=0.02)
+    await create_all(engine)
+    sessions = session_factory(engine)
+    await add_specimens(sessions, ["S1"])
+    recorder = DbRecorder(sessions, None, clock=rig.clock, retry_for_s=0.05)
+    runner = runner_for(rig, oven, recorder, sessions)
+    rid = await runner.start(AgingPlan(target_h=300, pullouts_h=(300,)), ["S1"])
+    await rig.clock.sleep(50 * HOUR)
+    blocker = sqlite3.connect(path)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    await asyncio.sleep(0.3)  # real time: 83 simulated hours
+    blocker.rollback()
+    blocker.close()
+    await runner.wait(rid)
+    report = await status(sessions, rid)
+    await engine.dispose()
+    assert runner.runs[rid].errors_seen >= 1
+    assert report["status"] == "DONE" and report["unmonitored_h"] == 0.0
+    assert report["in_tolerance_h"] == pytest.approx(300.0)
+    assert_accounts_every_hour(report)
