@@ -33,7 +33,7 @@ from daq.config import Settings, load_settings
 from daq.materials import material_info, material_key_of
 from daq.messages import Reading
 from daq.peel.calculation import SteadyRegionRule, summarize
-from daq.peel.store import NoFilm, PeelStore, SpecimenContext, UnknownSpecimen
+from daq.peel.store import NoFilm, PeelStore, SpecimenContext, UnknownRun, UnknownSpecimen
 from daq.procedures.peel_test import PeelOutcome, PeelSettings, PeelTest
 from drivers.errors import InstrumentError
 from drivers.peel_tester import PeelTester
@@ -79,7 +79,7 @@ def _run(coro: Any) -> Any:
         raise
     except KeyboardInterrupt:
         fail("interrupted", 130)
-    except (Refused, NoFilm, UnknownSpecimen, KeyError) as exc:
+    except (Refused, NoFilm, UnknownSpecimen, UnknownRun, KeyError) as exc:
         fail(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc), 2)
     except InstrumentError as exc:
         fail(f"{type(exc).__name__}: {exc}")
@@ -117,6 +117,12 @@ async def _database(settings: Settings) -> AsyncIterator[Any]:
         await engine.dispose()
 
 
+async def _is_simulator(tester: PeelTester) -> bool:
+    """A simulated tester (``daq simulate peel``) says so in its serial number; it is then
+    told what each specimen is made of (``SIM:SAMPLE``). A real one is never sent it."""
+    return (await tester.identify()).serial.upper().startswith("SIM")
+
+
 @asynccontextmanager
 async def _tester(
     settings: Settings, clock: SimClock, resource: str | None, name: str | None
@@ -124,7 +130,7 @@ async def _tester(
     """The configured tester, the one named by ``--resource``, or an in-process simulator."""
     if resource:
         async with PeelTester(resource) as tester:
-            yield tester, name or "peel1", False
+            yield tester, name or "peel1", await _is_simulator(tester)
         return
     testers = {k: v for k, v in settings.instruments.items() if v.driver == "peel_tester"}
     if name is not None and name not in testers:
@@ -134,7 +140,7 @@ async def _tester(
         key = name or next(iter(testers))
         cfg = testers[key]
         async with PeelTester(cfg.address(), cfg.timeout_s, cfg.baudrate) as tester:
-            yield tester, key, False
+            yield tester, key, await _is_simulator(tester)
         return
     from simulators.clock import Clock
     from simulators.peel import PeelTester as SimPeelTester
@@ -168,6 +174,7 @@ async def _ensure_specimen(
     sample: str | None,
     material: str | None,
     laminate: str | None,
+    press_run: str | None,
     aging_hours: float | None,
     width_mm: float,
 ) -> SpecimenContext:
@@ -189,6 +196,7 @@ async def _ensure_specimen(
         note=info.note,
         now_ts=st.clock.now(),
         laminate_id=laminate,
+        press_run_id=press_run,
         aging_hours=aging_hours or 0.0,
         width_mm=width_mm,
     )
@@ -274,12 +282,12 @@ async def _publish(st: Station) -> None:
 
 async def _peel_run(
     settings: Settings, resource: str | None, name: str | None, specimen_id: str,
-    sample: str | None, material: str | None, laminate: str | None,
+    sample: str | None, material: str | None, laminate: str | None, press_run: str | None,
     aging_hours: float | None, peel: PeelSettings, as_json: bool, trace: bool,
 ) -> int:
     async with _station(settings, resource, name) as st:
         context = await _ensure_specimen(
-            st, specimen_id, sample, material, laminate, aging_hours, peel.width_mm
+            st, specimen_id, sample, material, laminate, press_run, aging_hours, peel.width_mm
         )
         procedure = PeelTest(st.tester, st.clock, _recorder(st), st.bus, st.store,
                              instrument=st.instrument, settings=peel,
@@ -334,6 +342,9 @@ def run(
         str | None, typer.Option(help="material key of a new lot: EX1…EX5, CMP1…CMP5")
     ] = None,
     laminate: Annotated[str | None, typer.Option(help="laminate id (created if new)")] = None,
+    press_run: Annotated[
+        str | None, typer.Option(help="press run that made a new laminate (run id)")
+    ] = None,
     aging_hours: Annotated[
         float | None, typer.Option(help="hours at 150 °C of a new specimen", min=0)
     ] = None,
@@ -368,7 +379,7 @@ def run(
     except ValueError as exc:
         fail(str(exc), 2)
     code = _run(_peel_run(settings, resource, instrument, specimen, sample, material, laminate,
-                          aging_hours, peel, as_json, not no_trace))
+                          press_run, aging_hours, peel, as_json, not no_trace))
     raise typer.Exit(code)
 
 

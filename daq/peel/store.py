@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from daq.peel.calculation import PeelResult, SteadyRegionRule
-from daq.storage.models import Laminate, Sample, Specimen
+from daq.storage.models import Laminate, Run, Sample, Specimen
 from daq.storage.peel_models import PeelResultRow, PeelTestRow, pack_curve, unpack_curve
 
 
@@ -25,6 +25,10 @@ class UnknownSpecimen(LookupError):
             f"specimen {specimen_id!r} is not on record "
             "(give --sample LOT --material KEY to create it)"
         )
+
+
+class UnknownRun(LookupError):
+    """A press run id that is not on record."""
 
 
 class NoFilm(ValueError):
@@ -112,6 +116,7 @@ class PeelStore:
         note: str | None,
         now_ts: float,
         laminate_id: str | None = None,
+        press_run_id: str | None = None,
         aging_hours: float = 0.0,
         width_mm: float = 3.0,
     ) -> SpecimenContext:
@@ -134,8 +139,11 @@ class PeelStore:
                     f"{sample.material_name} ({sample.material_key}) cannot be made into "
                     f"specimens: {sample.note or 'no film'}"
                 )
+            if press_run_id is not None and await session.get(Run, press_run_id) is None:
+                raise UnknownRun(f"no press run {press_run_id!r} on record (see `daq runs list`)")
             if laminate_id is not None and await session.get(Laminate, laminate_id) is None:
-                session.add(Laminate(id=laminate_id, sample_id=sample_id, created_ts=now_ts))
+                session.add(Laminate(id=laminate_id, sample_id=sample_id,
+                                     press_run_id=press_run_id, created_ts=now_ts))
             specimen = await session.get(Specimen, specimen_id)
             if specimen is None:
                 specimen = Specimen(

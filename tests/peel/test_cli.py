@@ -77,3 +77,30 @@ def test_unknown_specimen_without_material_is_refused(db: Path) -> None:
     out = daq("peel", "run", "--specimen", "MYSTERY", db=db)
     assert out.returncode == 2
     assert "--sample LOT --material KEY" in out.stderr
+
+
+def test_peel_run_against_a_separate_simulator_process_links_the_aging_state(
+    db: Path, tmp_path: Path
+) -> None:
+    link = tmp_path / "peel-tester"
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "simulators.peel", "--link", str(link), "--time-scale", "1200",
+         "--time-origin", ORIGIN],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert sim.stdout is not None
+        assert sim.stdout.readline().strip() == f"ASRL{link}::INSTR"
+        out = daq("peel", "run", "--specimen", "EX2-2026-030-B1", "--aging-hours", "1000",
+                  "--resource", f"ASRL{link}::INSTR", "--json", "--no-trace", db=db)
+        assert out.returncode == 0, out.stderr
+        data = json.loads(out.stdout)
+        # Example 2 after 1000 h is 6 N/cm (as made: 10): the tester was told the state.
+        assert 5.0 < data["result"]["peel_strength_n_per_cm"] < 7.0
+        refused = daq("peel", "run", "--specimen", "EX2-2026-031-A1", "--laminate", "L9",
+                      "--press-run", "press-000000000000", "--resource", f"ASRL{link}::INSTR",
+                      db=db)
+        assert refused.returncode == 2 and "no press run" in refused.stderr
+    finally:
+        sim.terminate()
+        sim.wait(10)
