@@ -104,3 +104,28 @@ async def test_the_watcher_survives_a_dropped_link_and_captures_the_next_peel(
     assert outcomes[0].status == "INCOMPLETE"
     assert outcomes[0].n_points > 0
     assert outcomes[1].status == "DONE", outcomes[1].reason
+
+
+async def test_a_peel_whose_header_was_lost_to_noise_is_still_captured(
+    bench: Bench, recorder: DbRecorder, bus: Bus, store: PeelStore
+) -> None:
+    await make_specimen(store, bench, "EX3-2026-012-F1", "EX3")
+    await bench.tester.load_specimen("EX3-2026-012-F1")
+    outcomes: list[PeelOutcome] = []
+    watcher = asyncio.create_task(
+        watch_and_capture(bench.tester, clock=bench.clock, recorder=recorder, bus=bus,
+                          store=store, idle_timeout_s=1.0, on_outcome=outcomes.append)
+    )
+    try:
+        await asyncio.sleep(0.05)
+        bench.sim.inject("garble", "1")  # the BEGIN header arrives as noise
+        bench.sim.handle("SIM:PANEL START")
+        await wait_until(lambda: len(outcomes) == 1)
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    assert outcomes[0].status == "DONE", outcomes[0].reason
+    row = await store.test(outcomes[0].run_id)
+    # Attributed to the specimen this driver loaded; settings from the watcher's defaults.
+    assert row is not None and row.specimen_id == "EX3-2026-012-F1" and row.width_mm == 3.0
