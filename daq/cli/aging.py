@@ -96,11 +96,11 @@ async def _oven_source(st: Station, name: str, resource: str | None
     """The oven's resource string and a factory of drivers (starting a simulator if none)."""
     configured = {n: c for n, c in st.settings.instruments.items() if c.driver == "aging_oven"}
     sims = None
-    if resource is None and name in configured:
-        resource = configured[name].address()
-    elif resource is None and configured:
-        name, cfg = next(iter(configured.items()))
-        resource = cfg.address()
+    timeout_s, baudrate = 2.0, 9600
+    cfg = configured.get(name) or (next(iter(configured.values())) if configured else None)
+    if cfg is not None:
+        timeout_s, baudrate = cfg.timeout_s, cfg.baudrate
+        resource = resource or cfg.address()
     if resource is None:
         from simulators.clock import Clock
         from simulators.registry import start_simulators
@@ -114,7 +114,7 @@ async def _oven_source(st: Station, name: str, resource: str | None
     def factory(_name: str, res: str) -> AgingOven:
         target = res if (res and sims is None) else chosen
         if target not in drivers:
-            drivers[target] = AgingOven(target)
+            drivers[target] = AgingOven(target, timeout=timeout_s, baudrate=baudrate)
         return drivers[target]
 
     try:
