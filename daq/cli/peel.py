@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import os
-from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,12 +21,12 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
 from rich.table import Table
-from rich.text import Text
 
 from daq.bus import Bus
+from daq.cli.peel_view import Trace, result_table
 from daq.clock import SimClock, iso
 from daq.config import Settings, load_settings
 from daq.materials import material_info, material_key_of
@@ -42,8 +41,6 @@ app = typer.Typer(help="Peel tester: run a peel test, list results.", no_args_is
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
-SPARK = "▁▂▃▄▅▆▇█"
-TRACE_POINTS = 72
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="daq.toml to read (default: DAQ_CONFIG)")
@@ -202,70 +199,6 @@ async def _ensure_specimen(
     )
 
 
-def sparkline(values: list[float], top: float) -> str:
-    """A one-line plot of ``values`` scaled to ``top``."""
-    if top <= 0:
-        return ""
-    last = len(SPARK) - 1
-    return "".join(SPARK[max(0, min(last, int(v / top * last + 0.5)))] for v in values)
-
-
-class Trace:
-    """The live force trace: the last seconds of force as a sparkline, and where we are."""
-
-    def __init__(self, specimen_id: str) -> None:
-        self.specimen_id = specimen_id
-        self.forces: deque[float] = deque(maxlen=TRACE_POINTS)
-        self.mm = 0.0
-        self.n = 0.0
-        self.points = 0
-        self.top = 0.0
-
-    def add(self, reading: Reading) -> None:
-        self.n = reading.values["force"].v
-        self.mm = reading.values["travel"].v
-        self.forces.append(self.n)
-        self.points += 1
-        self.top = max(self.top, self.n)
-
-    def __rich__(self) -> Group:
-        recent = list(self.forces)  # live readings come at 10 Hz: the last ~7 s
-        return Group(
-            Text(f"peel {self.specimen_id}: {self.mm:6.2f} mm  {self.n:6.3f} N  "
-                 f"({self.points} live readings)", style="bold"),
-            Text(sparkline(recent, self.top * 1.05), style="cyan"),
-        )
-
-
-def _result_table(outcome: PeelOutcome, context: SpecimenContext | None) -> Table:
-    t = Table(title=f"peel test {outcome.run_id}", title_justify="left", show_header=False,
-              show_edge=False)
-    t.add_column("", style="bold")
-    t.add_column("", justify="right")
-    r = outcome.result
-    rows: list[tuple[str, str]] = [
-        ("status", outcome.status),
-        ("specimen", context.specimen_id if context else "—"),
-        ("sample", context.sample_id if context else "—"),
-        ("aging hours", f"{context.aging_hours:g}" if context else "—"),
-    ]
-    if r is not None:
-        rows += [
-            ("peel strength", f"{r.peel_strength_n_per_cm:.2f} N/cm"),
-            ("mean force", f"{r.mean_force_n:.3f} N on {r.width_mm:g} mm"),
-            ("min / max", f"{r.min_force_n:.3f} / {r.max_force_n:.3f} N"),
-            ("sd", f"{r.sd_force_n:.3f} N ({r.sd_n_per_cm:.2f} N/cm)"),
-            ("steady region", f"{r.steady_start_mm:.1f}–{r.steady_end_mm:.1f} mm"),
-            ("samples", f"{r.n_samples} of {r.n_points}"),
-        ]
-    rows.append(("garbled lines", str(outcome.garbled_lines)))
-    if outcome.reason:
-        rows.append(("reason", outcome.reason))
-    for k, v in rows:
-        t.add_row(k, v)
-    return t
-
-
 async def _publish(st: Station) -> None:
     from daq.peel.publish import publish_outbox_once
 
@@ -323,7 +256,7 @@ async def _peel_run(
                 "result": outcome.result.as_dict() if outcome.result else None,
             }))
         else:
-            console.print(_result_table(outcome, context))
+            console.print(result_table(outcome, context))
         return 0 if outcome.status == "DONE" else 1
 
 
