@@ -40,7 +40,7 @@ def assert_accounts_every_hour(report: dict[str, Any]) -> None:
 async def outbox(sessions: Any) -> list[dict[str, Any]]:
     async with sessions() as s:
         rows = await s.scalars(select(MqttOutbox).order_by(MqttOutbox.id))
-        return [{"topic": r.topic, **json.loads(r.payload)} for r in rows]
+        return [{"topic": r.topic, "qos": r.qos, **json.loads(r.payload)} for r in rows]
 
 
 async def test_a_1000_hour_run_completes_and_accounts_every_hour(
@@ -88,6 +88,7 @@ async def test_door_open_two_hours_is_one_excursion_with_one_alarm(
     alarms = [m for m in messages if m["topic"].endswith("/alarms")]
     assert len(alarms) == 1
     assert alarms[0]["run_id"] == rid and alarms[0]["data"]["kind"] == "aging_excursion"
+    assert alarms[0]["qos"] == 1
     notes = [m["data"].get("what") for m in messages if m["topic"].endswith("/events")]
     assert notes.count("excursion_started") == 1 and notes.count("excursion_ended") == 1
 
