@@ -311,8 +311,10 @@ def start(
     raise typer.Exit(EXIT_ABORTED if result.outcome is Outcome.ABORTED else EXIT_FAILED)
 
 
-async def _status(target: PressTarget) -> dict[str, Any]:
+async def _status(target: PressTarget, acknowledge: bool = False) -> dict[str, Any]:
     async with LaminationPress(target.resource or "", target.timeout_s) as press:
+        if acknowledge:
+            await press.clear_status()
         identity = await press.identify()
         reading = await press.measure_all()
         door_closed = await press.door_closed()
@@ -326,14 +328,41 @@ async def _status(target: PressTarget) -> dict[str, Any]:
     }
 
 
+ResourceOption = typer.Option(None, "--resource", help="VISA resource of the press.")
+PressOption = typer.Option(None, "--press", help="Which configured press.")
+ConfigOption = typer.Option(None, "--config", help="daq.toml (env DAQ_CONFIG).")
+JsonOption = typer.Option(False, "--json", help="Print as JSON.")
+
+
 @app.command("status")
 def status(
-    resource: str | None = typer.Option(None, "--resource", help="VISA resource of the press."),
-    press_name: str | None = typer.Option(None, "--press", help="Which configured press."),
-    config: Path | None = typer.Option(None, "--config", help="daq.toml (env DAQ_CONFIG)."),
-    json_output: bool = typer.Option(False, "--json", help="Print as JSON."),
+    resource: str | None = ResourceOption,
+    press_name: str | None = PressOption,
+    config: Path | None = ConfigOption,
+    json_output: bool = JsonOption,
 ) -> None:
     """Read the press once: temperatures, pressure, state, door and alarms."""
+    _show_status(resource, press_name, config, json_output, acknowledge=False)
+
+
+@app.command("reset")
+def reset(
+    resource: str | None = ResourceOption,
+    press_name: str | None = PressOption,
+    config: Path | None = ConfigOption,
+    json_output: bool = JsonOption,
+) -> None:
+    """Acknowledge a tripped press (``*CLS``: alarms cleared, leaves SAFE), then read it.
+
+    Do this at the press, after finding out why it tripped: a cycle refuses to start on a
+    press that is SAFE."""
+    _show_status(resource, press_name, config, json_output, acknowledge=True)
+
+
+def _show_status(
+    resource: str | None, press_name: str | None, config: Path | None, json_output: bool,
+    *, acknowledge: bool,
+) -> None:
     with operator_errors():
         try:
             target = find_press(load_settings(config), resource, press_name)
@@ -342,7 +371,7 @@ def status(
         if target.resource is None:
             fail("no press configured: give --resource or a --config with a lamination_press "
                  "(`daq simulate press` starts a simulated one)", EXIT_REFUSED)
-        data = run_loop(_status(target))
+        data = run_loop(_status(target, acknowledge))
         if json_output:
             print_json(data)
             return

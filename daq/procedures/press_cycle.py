@@ -174,6 +174,7 @@ class PressCycle:
         outcome = Outcome.DONE
         reason: str | None = None
         outer_cancel = False
+        refused = False
         self._work = asyncio.get_running_loop().create_task(self._sequence())
         if self._abort_reason is not None:  # abort() before the task existed
             self._work.cancel()
@@ -188,6 +189,10 @@ class PressCycle:
                     await asyncio.shield(self._work)
             outcome = Outcome.ABORTED
             reason = self._abort_reason or "operator abort (task cancelled)"
+        except PrecheckRefused as exc:
+            # Nothing was commanded: no ABOR, which would leave the press tripped (SAFE)
+            # and refuse the next start until someone acknowledges it.
+            outcome, reason, refused = Outcome.FAULTED, str(exc), True
         except CycleFault as exc:
             outcome, reason = Outcome.FAULTED, str(exc)
         except InstrumentError as exc:
@@ -196,7 +201,9 @@ class PressCycle:
             log.exception("press cycle %s failed", self.run_id)
             outcome, reason = Outcome.FAULTED, f"internal error: {type(exc).__name__}: {exc}"
         try:
-            if outcome is not Outcome.DONE:
+            if refused:
+                await self._refuse(reason or "")
+            elif outcome is not Outcome.DONE:
                 await self._make_safe(outcome, reason or "")
         finally:
             if self._own_poller:
@@ -233,7 +240,7 @@ class PressCycle:
         if first.state in (PressState.SAFE, PressState.ESTOP):
             raise PrecheckRefused(
                 f"press is in {first.state} state (alarms: {', '.join(alarms) or 'none'}); "
-                "acknowledge it at the press (*CLS / *RST) before starting"
+                "find out why, then acknowledge it (`daq press reset`, *CLS) before starting"
             )
         if not door_closed:
             raise PrecheckRefused("press door is open; close it before starting")
@@ -417,6 +424,14 @@ class PressCycle:
         await self.recorder.alarm(
             Alarm(self.clock.now(), self.instrument, severity, message, self.run_id,
                   {"outcome": str(outcome), "safe_confirmed": confirmed})
+        )
+
+    async def _refuse(self, reason: str) -> None:
+        await self._enter(Phase.SAFE, reason)
+        await self.recorder.alarm(
+            Alarm(self.clock.now(), self.instrument, "warning",
+                  f"press cycle refused at PRECHECK: {reason}", self.run_id,
+                  {"outcome": str(Outcome.FAULTED), "refused": True})
         )
 
     async def _drive_safe(self) -> tuple[bool, str]:

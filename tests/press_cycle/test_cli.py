@@ -140,6 +140,12 @@ async def test_status_reads_the_press_once(
     assert data["state"] == "IDLE" and data["door"] == "open" and data["alarms"] == []
     assert "Lamination Press" in data["identity"]
     assert code_none == 2 and "no press configured" in err_none
+    # A tripped press is acknowledged with `daq press reset`.
+    sim.inject("door", "closed")
+    sim.trip("WATCHDOG")
+    code, out, err = await daq(tmp_path, "press", "reset", "--resource", resource, "--json")
+    assert code == 0, err
+    assert json.loads(out)["state"] == "IDLE" and json.loads(out)["alarms"] == []
 
 
 async def test_an_unreachable_press_is_one_clear_line(tmp_path: Path) -> None:

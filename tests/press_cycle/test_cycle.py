@@ -238,10 +238,13 @@ async def test_precheck_refuses_before_anything_moves(
     assert result.outcome is Outcome.FAULTED
     assert result.reason is not None and words in result.reason
     sent = [line for _, line in bench.sim.history]
-    assert not any(line.startswith(("TEMP:SET ", "OUTP:HEAT ON", "OUTP:PRES ON", "PRES:SET "))
+    # Nothing commanded, not even ABOR: a refusal must not trip the press.
+    assert not any(line.startswith(("TEMP:", "OUTP:", "PRES:", "ABOR", "SYST:WDOG"))
                    for line in sent)
+    assert bench.sim.safe_events == [] or fault == "estop"
     assert transitions(bench, result.run_id) == [(None, "PRECHECK"), ("PRECHECK", "SAFE")]
     assert isinstance(bench.recorder.alarms[0], Alarm)
+    assert "refused at PRECHECK" in bench.recorder.alarms[0].message
 
 
 async def test_a_cycle_can_use_the_stations_own_poller(bench: Bench) -> None:
@@ -262,3 +265,13 @@ async def test_a_cycle_can_use_the_stations_own_poller(bench: Bench) -> None:
     assert result.outcome is Outcome.FAULTED
     assert result.reason is not None and "door" in result.reason
     assert_press_safe(bench)
+
+
+async def test_precheck_refuses_a_recipe_that_bypassed_validation(bench: Bench) -> None:
+    """A recipe built without validation (``model_construct``) is checked again at PRECHECK."""
+    recipe = PressRecipe.model_construct(**{**PressRecipe().model_dump(), "temperature_c": 250.0})
+    result = await make_cycle(bench, recipe).run()
+    assert result.outcome is Outcome.FAULTED
+    assert result.reason is not None
+    assert "temperature 250 °C is outside the allowed window 150–200 °C" in result.reason
+    assert not any(line.startswith(("TEMP:", "OUTP:", "ABOR")) for _, line in bench.sim.history)
