@@ -134,9 +134,10 @@ async def capture(
             pty.go()
             cap = Capture(run_id, "peel1", clock.now(), 50.0)
             stream = tester.stream_chunks(idle_timeout_s=5.0)
-            first = await anext(stream)  # the clock starts at the first line, as for bare
+            first = await anext(stream)  # the clock starts at the first chunk, as for bare
             t0 = time.perf_counter()
             await capture_stream(_one(first), cap, bus)
+            before_clock = len(cap.mm)  # lines that arrived with the first: not counted
             await capture_stream(stream, cap, bus)
             result = peel_result(cap.mm, cap.force_n, 3.0, SteadyRegionRule())
             await store.save(PeelRecord(
@@ -150,7 +151,7 @@ async def capture(
             elapsed = time.perf_counter() - t0
         assert first is not None and cap.end_reason == "COMPLETE", cap
         assert live.depth() > 0  # the live view got its readings
-        return (len(cap.mm) - 1) / elapsed, len(cap.mm)
+        return (len(cap.mm) - before_clock) / elapsed, len(cap.mm)
     finally:
         pty.close()
 

@@ -16,6 +16,7 @@ peel_strength_n_per_cm = mean force in the steady region [N] / (width_mm / 10).
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -106,7 +107,8 @@ def peel_result(
         )
     n = len(steady)
     mean = math.fsum(steady) / n
-    var = math.fsum((f - mean) ** 2 for f in steady) / (n - 1) if n > 1 else 0.0
+    deviations = [f - mean for f in steady]
+    var = math.fsum(map(operator.mul, deviations, deviations)) / (n - 1) if n > 1 else 0.0
     sd = math.sqrt(var)
     width_cm = width_mm / 10.0
     return PeelResult(
