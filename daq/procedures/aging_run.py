@@ -85,6 +85,8 @@ class AgingRun:
         self._page_trouble = False
         #: True once completion is recorded (DONE in aging_runs and runs).
         self.finished = False
+        #: False for a resumed run until the oven's setpoint was checked.
+        self.setpoint_checked = True
         self._oven_alarms: set[str] = set()
         self.errors_seen = 0
 
@@ -117,6 +119,8 @@ class AgingRun:
         try:
             if not self.oven.transport.is_open:
                 await self.oven.open()
+            if not self.setpoint_checked:
+                await self._check_setpoint()
             for _ in range(PAGES_PER_CYCLE):
                 page = await self._fetch_page()
                 await self._account(page.rows)
@@ -127,6 +131,18 @@ class AgingRun:
             await self._trouble(str(exc))
             with contextlib.suppress(InstrumentError):
                 await self.oven.close()
+
+    async def _check_setpoint(self) -> None:
+        """After a resume: the oven must still hold the run's setpoint, heater on (a power
+        cycle or a hand on the front panel may have changed it). Restored, and noted."""
+        held = await self.oven.setpoint_c()
+        wanted = self.acc.plan.setpoint_c
+        if abs(held - wanted) > 0.05:
+            await self.oven.set_setpoint_c(wanted)
+            await self._event("note", {"what": "setpoint_restored", "found_c": held,
+                                       "setpoint_c": wanted})
+        await self.oven.set_running(True)
+        self.setpoint_checked = True
 
     async def _fetch_page(self) -> OvenLogPage:
         """One page of the oven's log, asked again while rows were garbled or lost on
@@ -303,7 +319,9 @@ class AgingRunner:
         await self.recorder.event(RunEvent(run_id, acc.accounted_until_ts, "note", {
             "what": "resumed", "resumes": count, "from_ts": acc.accounted_until_ts,
             "now_ts": self.clock.now()}))
-        return self._launch(run_id, row.oven, oven, acc)
+        run = self._launch(run_id, row.oven, oven, acc)
+        run.setpoint_checked = False
+        return run
 
     async def resume_all(self) -> list[str]:
         """Resume every RUNNING aging run; returns their ids."""

@@ -148,9 +148,16 @@ async def test_a_stopped_service_resumes_and_back_fills_from_the_oven_log(
         assert row is not None and row.status == "RUNNING"
         stopped_at = row.in_tolerance_s / HOUR
     await rig.clock.sleep(50 * HOUR)  # nobody watches the oven
+    rig.sim.setpoint_c = 120.0  # and someone turned the knob just now
     again = runner_for(rig, oven, recorder, sessions)
     assert await again.resume_all() == [rid]
     await again.wait(rid)
+    assert rig.sim.setpoint_c == 150.0
+    async with sessions() as s:
+        notes = [e.data for e in await s.scalars(
+            select(RunEventRow).where(RunEventRow.run_id == rid))
+            if e.data.get("what") == "setpoint_restored"]
+    assert notes == [{"what": "setpoint_restored", "found_c": 120.0, "setpoint_c": 150.0}]
     report = await status(sessions, rid)
     assert 20 < stopped_at < 40
     assert report["status"] == "DONE" and report["resumes"] == 1
