@@ -7,6 +7,8 @@ service can migrate at start-up inside its event loop.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import Any
 
 from alembic import command
@@ -28,7 +30,14 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
+#: PostgreSQL advisory lock key held while migrating, so stations that share one database
+#: and start together migrate one after the other.
+MIGRATION_LOCK_KEY = 0x4C414D31  # "LAM1"
+
+
 def _command_on(connection: Connection, operation: str, revision: str) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     getattr(command, operation)(cfg, revision)
@@ -50,11 +59,27 @@ async def _with_engine(url_or_engine: str | AsyncEngine, fn: Any, *args: Any) ->
             await engine.dispose()
 
 
+#: Alembic keeps its migration context in module globals, so one process runs one
+#: migration at a time (per event loop; other processes are held off by the database lock).
+_loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _process_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _loop_locks.get(loop)
+    if lock is None:
+        lock = _loop_locks[loop] = asyncio.Lock()
+    return lock
+
+
 async def run_alembic(url_or_engine: str | AsyncEngine, operation: str, revision: str) -> None:
     """Run ``alembic upgrade|downgrade revision`` on the database."""
     if operation not in ("upgrade", "downgrade"):
         raise ValueError(f"unknown Alembic operation {operation!r}")
-    await _with_engine(url_or_engine, _command_on, operation, revision)
+    async with _process_lock():
+        await _with_engine(url_or_engine, _command_on, operation, revision)
 
 
 async def revision_of(url_or_engine: str | AsyncEngine) -> str | None:

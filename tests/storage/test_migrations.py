@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -83,3 +86,31 @@ async def test_downgrade_to_base_and_upgrade_again(db_url: str) -> None:
     await upgrade(db_url)
     assert await current_revision(db_url) == head_revision()
     assert await _tables(db_url) >= CORE_TABLES
+
+
+@pytest.mark.postgres
+async def test_stations_starting_together_migrate_one_after_the_other(
+    postgres_database: str,
+) -> None:
+    from tests.conftest import _pg_admin
+
+    name = postgres_database.rsplit("/", 1)[1]
+    await _pg_admin("DROP SCHEMA public CASCADE; CREATE SCHEMA public", database=name)
+    code = (
+        "import asyncio, sys; from daq.storage.database import upgrade; "
+        "asyncio.run(upgrade(sys.argv[1]))"
+    )
+    # Three service processes start at once against one shared database.
+    procs = [
+        await asyncio.create_subprocess_exec(sys.executable, "-c", code, postgres_database,
+                                             stderr=asyncio.subprocess.PIPE)
+        for _ in range(3)
+    ]
+    results = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in procs)), 60)
+    assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in results]
+    assert await current_revision(postgres_database) == head_revision()
+
+
+async def test_concurrent_upgrades_in_one_process_are_serialised(db_url: str) -> None:
+    await asyncio.wait_for(asyncio.gather(*(upgrade(db_url) for _ in range(3))), 60)
+    assert await current_revision(db_url) == head_revision()
