@@ -131,7 +131,10 @@ class InstrumentPoller:
         future: asyncio.Future[Reading] = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
         try:
-            return await asyncio.wait_for(future, timeout_s)
+            # Not wait_for: on Python 3.11 it swallows a cancellation that arrives as the
+            # reading does, and an operator's abort would be lost.
+            async with asyncio.timeout(timeout_s):
+                return await future
         finally:
             if future in self._waiters:
                 self._waiters.remove(future)

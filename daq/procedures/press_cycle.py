@@ -347,6 +347,9 @@ class PressCycle:
             self.status = PressStatus(state, door_closed, alarms)
         self.last_reading = reading
         self.record.observe(reading)
+        if self._abort_reason is not None:
+            # The abort's cancellation was lost in some library's await: honour it here.
+            raise asyncio.CancelledError
         self._check_interlocks()
         return reading
 

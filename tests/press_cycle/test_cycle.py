@@ -275,3 +275,18 @@ async def test_precheck_refuses_a_recipe_that_bypassed_validation(bench: Bench) 
     assert result.reason is not None
     assert "temperature 250 °C is outside the allowed window 150–200 °C" in result.reason
     assert not any(line.startswith(("TEMP:", "OUTP:", "ABOR")) for _, line in bench.sim.history)
+
+
+async def test_an_abort_arriving_with_a_reading_is_not_lost(bench: Bench) -> None:
+    """Abort at the very moment a reading is delivered (the race in which Python 3.11's
+    ``wait_for`` swallows a cancellation): the cycle must still abort."""
+    readings = bench.bus.subscribe("test", (Reading,))
+    cycle = make_cycle(bench)
+    task = asyncio.create_task(cycle.run())
+    while not (cycle.phase is Phase.DWELL and cycle.record.dwell_s > 120):
+        await readings.get()
+    cycle.abort("abort with a reading")
+    result = await task
+    assert result.outcome is Outcome.ABORTED
+    assert result.summary["dwell_complete"] is False
+    assert_press_safe(bench)
