@@ -34,6 +34,18 @@ class SimClock:
         """Simulated epoch seconds."""
         return self.origin + (self.wall() - self.origin) * self.scale
 
+    def set_scale(self, new_scale: float) -> None:
+        """Run at ``new_scale`` from now on, keeping :meth:`now` continuous.
+
+        The origin moves so that ``origin + (wall − origin) × scale`` still holds (and
+        :meth:`env` still describes this clock to a child process). Scale 1 cannot carry
+        an accumulated lead over the wall clock in that formula, so it is refused once
+        simulated time has moved away from wall time."""
+        if new_scale <= 0:
+            raise ValueError(f"time scale must be > 0, got {new_scale}")
+        self.origin = continuous_origin(self.now(), self.wall(), float(new_scale))
+        self.scale = float(new_scale)
+
     def now_datetime(self) -> datetime:
         """Simulated time as an aware UTC datetime."""
         return datetime.fromtimestamp(self.now(), tz=UTC)
@@ -57,6 +69,18 @@ class SimClock:
     def env(self) -> dict[str, str]:
         """Environment variables that give a child process the same clock."""
         return {"DAQ_TIME_SCALE": repr(self.scale), "DAQ_TIME_ORIGIN": repr(self.origin)}
+
+
+def continuous_origin(sim_now: float, wall_now: float, scale: float) -> float:
+    """The origin at which ``origin + (wall_now − origin) × scale == sim_now``.
+
+    Used to re-scale a running clock (or to rebuild one after a restart) without a jump
+    in simulated time; shared with ``simulators.clock`` through the same formula."""
+    if abs(scale - 1.0) < 1e-9:
+        if abs(sim_now - wall_now) > 1e-3:
+            raise ValueError("scale 1 cannot continue a clock that runs ahead of the wall clock")
+        return wall_now
+    return (sim_now - wall_now * scale) / (1.0 - scale)
 
 
 def iso(ts: float) -> str:

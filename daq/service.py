@@ -115,6 +115,7 @@ class Lab:
         self.publisher: MqttPublisher
         self.broker: EmbeddedBroker | None = None
         self.simulators: Any = None  # simulators.registry.RunningSimulators when embedded
+        self.simulator_clock: Any = None  # simulators.clock.Clock of those simulators
         self.gauges: dict[str, float] = {"database_up": 0.0, "outbox_pending": 0.0,
                                          "readings_per_s": 0.0}
         self._monitor: asyncio.Task[None] | None = None
@@ -174,6 +175,7 @@ class Lab:
         from simulators.registry import start_simulators
 
         clock = Clock(self.clock.scale, self.clock.origin)
+        self.simulator_clock = clock
         self.simulators = await start_simulators(simulators_needed(), clock)
         self._stack.push_async_callback(self.simulators.stop)
         return dict(self.simulators)
@@ -228,6 +230,16 @@ class Lab:
             run.procedure.abort("service shutting down")
         if live:
             await asyncio.wait([r.task for r in live], timeout=timeout_s)
+
+    # -- time --------------------------------------------------------------------------
+    def set_time_scale(self, new_scale: float) -> None:
+        """Re-scale simulated time from now on, for the service and the in-process
+        simulators together: ``now()`` stays continuous and both keep one origin, so
+        their timestamps still agree (a campaign runs the press at ~1000× and the
+        1000-hour aging at ~100 000×). Poll intervals stay in real seconds."""
+        self.clock.set_scale(new_scale)
+        if self.simulator_clock is not None:
+            self.simulator_clock.set_scale(self.clock.scale, self.clock.origin)
 
     # -- procedures --------------------------------------------------------------------
     def start_procedure(

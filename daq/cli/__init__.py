@@ -2,7 +2,7 @@
 
 import typer
 
-from daq.cli import aging, db, laser, peel, press, runs, service, simulate, users
+from daq.cli import aging, campaign, db, laser, peel, press, runs, service, simulate, users
 
 app = typer.Typer(
     name="daq",
@@ -18,6 +18,7 @@ app.add_typer(peel.app, name="peel")
 app.add_typer(aging.app, name="aging")
 app.add_typer(laser.app, name="laser")
 app.add_typer(users.app, name="user")
+app.add_typer(campaign.app, name="campaign")
 service.register(app)
 
 
