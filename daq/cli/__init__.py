@@ -2,7 +2,19 @@
 
 import typer
 
-from daq.cli import aging, campaign, db, laser, peel, press, runs, service, simulate, users
+from daq.cli import (
+    aging,
+    campaign,
+    db,
+    laser,
+    peel,
+    press,
+    report,
+    runs,
+    service,
+    simulate,
+    users,
+)
 
 app = typer.Typer(
     name="daq",
@@ -20,6 +32,7 @@ app.add_typer(laser.app, name="laser")
 app.add_typer(users.app, name="user")
 app.add_typer(campaign.app, name="campaign")
 service.register(app)
+report.register(app)
 
 
 def main() -> None:
