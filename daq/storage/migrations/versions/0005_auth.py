@@ -1,23 +1,17 @@
 """Operator surface: users, api_tokens, recipes.
 
 Revision ID: 0005
-Revises: 0004 (the newest of 0001–0004 present, see below)
+Revises: 0004
 Create Date: 2026-11-25
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-# The chain is 0001_core → 0002_peel → 0003_aging → 0004_laser → 0005_auth. The areas
-# land in parallel, so this follows the newest of them present (0004 once all are in).
-down_revision: str | None = max(
-    p.name[:4] for p in Path(__file__).parent.glob("000[1-4]_*.py")
-)
+down_revision: str | None = "0004"
 branch_labels: str | None = None
 depends_on: str | None = None
 
