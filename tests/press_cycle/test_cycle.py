@@ -103,8 +103,8 @@ async def test_dwell_pauses_while_pressure_is_out_of_tolerance_and_resumes(bench
     assert result.outcome is Outcome.DONE, result.reason
     s = result.summary
     assert s["dwell_achieved_min"] >= 20.0
-    # Paused for the leak (5 min, give or take one 30 s poll at each end).
-    assert 4.0 <= s["dwell_paused_min"] <= 6.5
+    # Paused for the leak (5 min, give or take a poll at each end; polls stretch under load).
+    assert 3.5 <= s["dwell_paused_min"] <= 8.0
     dwell_phase = next(p for p in s["phases"] if p["phase"] == "DWELL")
     assert dwell_phase["duration_min"] >= 20.0 + 4.0
     notes = [e.data["note"] for e in bench.recorder.events if e.kind == "note"]
