@@ -256,7 +256,7 @@ def start(
     press_name: str | None = typer.Option(
         None, "--press", help="Which configured press (default: the first one)."),
     config: Path | None = typer.Option(
-        None, "--config", help="daq.toml with [instruments.*] (env DAQ_CONFIG)."),
+        None, "--config", help="daq.toml listing the press as an instrument (env DAQ_CONFIG)."),
     poll_interval: float | None = typer.Option(
         None, "--poll-interval", help="Real seconds between polls (default: ~30 simulated s).",
         min=0.01),
@@ -352,7 +352,7 @@ def reset(
     config: Path | None = ConfigOption,
     json_output: bool = JsonOption,
 ) -> None:
-    """Acknowledge a tripped press (``*CLS``: alarms cleared, leaves SAFE), then read it.
+    """Acknowledge a tripped press (*CLS: alarms cleared, leaves SAFE), then read it.
 
     Do this at the press, after finding out why it tripped: a cycle refuses to start on a
     press that is SAFE."""
