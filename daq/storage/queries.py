@@ -148,7 +148,8 @@ def csv_lines(rows: Iterable[tuple[float, str, str, float, str, bool]],
               header: bool = True) -> Iterable[str]:
     """CSV text, one line per reading (with a header line first if ``header``)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # RFC 4180 line ends: fields holding \r or \n get quoted (a bare "\n" would not quote \r).
+    writer = csv.writer(buffer, lineterminator="\r\n")
     if header:
         writer.writerow(EXPORT_COLUMNS)
     for row in rows:

@@ -129,3 +129,36 @@ async def test_audit_records_who_did_what_from_which_state(sessions: Any) -> Non
     assert (row.user, row.action, row.target, row.from_state, row.result, row.ts) == (
         "ana", "abort", "press-3f9a1c0b7e21", "DWELL", "ok", 77.0)
     assert row.detail == {"why": "door"} and row.wall_ts > 1.6e9
+
+
+async def test_recorder_waits_out_a_locked_sqlite_database(tmp_path: Any) -> None:
+    import sqlite3
+
+    from daq.storage.database import create_all, create_engine, session_factory
+
+    path = tmp_path / "locked.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}", busy_timeout_s=0.05)
+    await create_all(engine)
+    sessions = session_factory(engine)
+    recorder = _recorder(sessions)
+    await recorder.start_run(RunInfo("press-aaaaaaaaaaaa", "press_cycle", "press1", 0.0))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.4, lambda: (other.execute("ROLLBACK"), other.close()))
+    await recorder.event(RunEvent("press-aaaaaaaaaaaa", 1.0, "transition", {"to": "HEAT"}))
+    assert recorder.retries >= 1
+    assert len(await _outbox(sessions)) == 2
+    await engine.dispose()
+
+
+async def test_recorder_gives_up_with_a_typed_error_when_the_database_stays_away() -> None:
+    from daq.storage.database import create_engine, session_factory
+    from daq.storage.errors import DatabaseUnavailable
+
+    engine = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
+    recorder = DbRecorder(session_factory(engine), retry_for_s=0.3)
+    with pytest.raises(DatabaseUnavailable, match="unavailable"):
+        await recorder.start_run(RunInfo("press-aaaaaaaaaaaa", "press_cycle", "press1", 0.0))
+    assert recorder.retries >= 1
+    await engine.dispose()
