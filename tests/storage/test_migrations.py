@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from daq.storage.all_models import metadata
 from daq.storage.database import create_engine, current_revision, downgrade, upgrade
-from daq.storage.migrate import head_revision
+from daq.storage.migrate import alembic_config, head_revision
 
 CORE_TABLES = {
     "instruments",
@@ -70,7 +71,34 @@ async def test_core_revision_matches_the_models(db_url: str) -> None:
     assert differences == []
 
 
-async def test_database_at_previous_revision_upgrades_to_head(db_url: str) -> None:
+def _all_differences(conn: Connection) -> list[Any]:
+    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+async def test_every_areas_migrations_match_their_models(db_url: str) -> None:
+    await upgrade(db_url)
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            differences = await conn.run_sync(_all_differences)
+    finally:
+        await engine.dispose()
+    assert differences == []
+
+
+async def test_database_at_the_previous_migration_upgrades_to_head(db_url: str) -> None:
+    head = head_revision()
+    script = ScriptDirectory.from_config(alembic_config())
+    previous = script.get_revision(head).down_revision if head else None
+    assert isinstance(previous, str | None)
+    await upgrade(db_url, previous or "base")
+    assert await current_revision(db_url) == previous
+    await upgrade(db_url)
+    assert await current_revision(db_url) == head
+
+
+async def test_database_at_core_revision_upgrades_to_head(db_url: str) -> None:
     await upgrade(db_url, "0001")
     assert await current_revision(db_url) == "0001"
     assert await _tables(db_url) >= CORE_TABLES
