@@ -36,51 +36,38 @@ from daq.bus import Bus
 from daq.clock import SimClock
 from daq.messages import Alarm, Reading, RunEvent, Value
 from daq.procedures.press_record import CycleRecord, Outcome, Phase
+from daq.procedures.press_safety import (
+    SAFE_DEADLINE_S,
+    CycleFault,
+    InterlockTripped,
+    PhaseTimeout,
+    PrecheckRefused,
+    PressStatus,
+    drive_safe,
+    interlock_problem,
+)
 from daq.recipes import PressRecipe, RecipeError, parse_recipe
 from daq.record import Recorder, RunInfo, new_run_id
-from drivers.errors import InstrumentCommandError, InstrumentError
+from drivers.errors import InstrumentError
 from drivers.lamination_press import LaminationPress, PressState
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "CycleFault", "CycleResult", "InterlockTripped", "PhaseTimeout", "PrecheckRefused",
+    "PressCycle", "PressStatus", "default_poll_interval_s",
+]
 
 #: Pressure (MPa) at or below which the press counts as released.
 RELEASED_MPA = 0.05
 #: Real seconds the press's watchdog waits for a command before it goes safe by itself.
 DEFAULT_WATCHDOG_S = 3.0
-#: Real seconds the safe-state routine keeps trying (reconnecting) before it gives up and
-#: leaves the rest to the press's watchdog.
-SAFE_DEADLINE_S = 5.0
 
 
 def default_poll_interval_s(time_scale: float) -> float:
     """A real poll interval that gives a reading about every 30 simulated seconds, kept
     between 0.05 s (at high time scales) and 0.5 s (real time)."""
     return min(0.5, max(0.05, 30.0 / time_scale))
-
-
-class CycleFault(Exception):
-    """Why a cycle cannot go on (it ends FAULTED with this as the reason)."""
-
-
-class PrecheckRefused(CycleFault):
-    """The press or the recipe is not fit to start: nothing was moved."""
-
-
-class InterlockTripped(CycleFault):
-    """The press reported an interlock: door open, alarm, e-stop, tripped to SAFE."""
-
-
-class PhaseTimeout(CycleFault):
-    """A phase did not reach its target in the recipe's time."""
-
-
-@dataclass
-class PressStatus:
-    """What the last poll learned about the press besides its measurements."""
-
-    state: PressState
-    door_closed: bool
-    alarms: list[str]
 
 
 @dataclass
@@ -354,19 +341,10 @@ class PressCycle:
         return reading
 
     def _check_interlocks(self) -> None:
-        status = self.status
-        if status is None:
-            return
-        problems: list[str] = []
-        if not status.door_closed:
-            problems.append("press door opened")
-        if status.state in (PressState.SAFE, PressState.ESTOP):
-            problems.append(f"press went {status.state} by itself")
-        elif status.alarms:
-            problems.append("press alarm")
-        if problems:
-            alarms = ", ".join(status.alarms) or "none"
-            raise InterlockTripped(f"{'; '.join(problems)} during {self.phase} (alarms: {alarms})")
+        if self.status is not None:
+            problem = interlock_problem(self.status, self.phase)
+            if problem is not None:
+                raise InterlockTripped(problem)
 
     def _temperature_ok(self, reading: Reading) -> bool:
         r = self.recipe
@@ -438,44 +416,10 @@ class PressCycle:
         )
 
     async def _drive_safe(self) -> tuple[bool, str]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.safe_deadline_s
-        attempt = 0
-        detail = ""
-        while True:
-            remaining = deadline - loop.time()
-            try:
-                # Bounded even if the link hangs: the watchdog takes over after the deadline.
-                state = await asyncio.wait_for(self._safe_attempt(reconnect=attempt > 0),
-                                               max(remaining, 0.1))
-                if state in (PressState.SAFE, PressState.ESTOP, PressState.IDLE):
-                    return True, str(state)
-                detail = f"press reports {state} after ABOR"
-            except TimeoutError:
-                detail = f"no answer within {self.safe_deadline_s:g} s"
-            except InstrumentError as exc:
-                detail = f"{type(exc).__name__}: {exc}"
-            attempt += 1
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                log.error("press %s not confirmed safe: %s", self.instrument, detail)
-                return False, detail
-            await asyncio.sleep(min(0.1 * attempt, remaining))
-
-    async def _safe_attempt(self, *, reconnect: bool) -> PressState:
-        """ABOR, heaters and pressure off, read back the state (one try)."""
-        if reconnect:
-            await self.press.reconnect()
-        await self.press.abort()
-        for output in (self.press.set_heater, self.press.set_pressure_output):
-            # A tripped press may refuse commands; OFF is what it already is.
-            with contextlib.suppress(InstrumentCommandError):
-                await output(False)
-        state = (await self.press.measure_all()).state
-        if state in (PressState.SAFE, PressState.ESTOP, PressState.IDLE):
-            with contextlib.suppress(InstrumentError):
-                await self.press.arm_watchdog(0)
-        return state
+        confirmed, detail = await drive_safe(self.press, self.safe_deadline_s)
+        if not confirmed:
+            log.error("press %s not confirmed safe: %s", self.instrument, detail)
+        return confirmed, detail
 
     async def _finish(self, outcome: Outcome, reason: str | None) -> dict[str, Any]:
         if outcome is not Outcome.DONE and self.phase is not Phase.SAFE:
