@@ -142,11 +142,12 @@ async def test_health_and_metrics_report_database_instruments_and_stream(
 ) -> None:
     async with station.client() as anon:
         health = (await anon.get("/health")).json()
-        assert health["database"] == "ok" and health["instruments"] == {"press1": "online"}
+        assert health["database"] == "ok" and health["instruments"]["press1"] == "online"
         metrics = (await anon.get("/metrics")).text
         assert "daq_api_stream_clients 0" in metrics
         assert "# TYPE" in metrics
     async with station.client("viewer") as viewer:
-        inst = (await viewer.get("/api/instruments")).json()
-        assert inst[0]["name"] == "press1" and inst[0]["driver"] == "lamination_press"
-        assert inst[0]["status"] == "online" and "temp_top" in inst[0]["values"]
+        instruments = {i["name"]: i for i in (await viewer.get("/api/instruments")).json()}
+        press = instruments["press1"]
+        assert press["driver"] == "lamination_press" and press["resource"].startswith("TCPIP::")
+        assert press["status"] == "online" and "temp_top" in press["values"]
