@@ -68,6 +68,9 @@ _ADVANCE_RUN = (
     )
 )
 
+#: Messages taken from the subscription in one go.
+DRAIN_LIMIT = 20_000
+
 #: Consecutive failures of a non-transient kind after which a batch is given up (counted).
 POISON_LIMIT = 5
 
@@ -146,29 +149,10 @@ class ReadingWriter:
             if not isinstance(message, Reading):
                 continue
             self.stats.readings_received += 1
-            run_id, instrument, ts, replayed = (
-                message.run_id,
-                message.instrument,
-                message.ts,
-                message.replayed,
-            )
             try:
-                ts = float(ts)
-                if not math.isfinite(ts):
-                    raise ValueError(ts)
-            except (TypeError, ValueError):
-                rejected += len(message.values)
-                continue
-            for channel, value in message.values.items():
-                try:
-                    v = float(value.v)
-                except (TypeError, ValueError, AttributeError):
-                    rejected += 1
-                    continue
-                if not math.isfinite(v):
-                    rejected += 1
-                    continue
-                buffer.append((run_id, instrument, channel, ts, v, value.unit, replayed))
+                rejected += self._rows_of(message, buffer)
+            except Exception:  # a reading built wrongly by a driver must not stop storage
+                rejected += 1
         if rejected:
             if self.stats.rows_rejected == 0:
                 log.warning("malformed reading values rejected (not finite numbers)")
@@ -184,8 +168,30 @@ class ReadingWriter:
             self.stats.rows_dropped += excess
         self.stats.buffered = len(buffer)
 
+    @staticmethod
+    def _rows_of(reading: Reading, buffer: deque[Row]) -> int:
+        """Append the reading's rows; return how many values were rejected."""
+        run_id = None if reading.run_id is None else str(reading.run_id)
+        instrument, replayed = str(reading.instrument), bool(reading.replayed)
+        ts = float(reading.ts)
+        if not math.isfinite(ts):
+            return len(reading.values)
+        rejected = 0
+        for channel, value in reading.values.items():
+            try:
+                v = float(value.v)
+            except (TypeError, ValueError, AttributeError):
+                rejected += 1
+                continue
+            if not math.isfinite(v):
+                rejected += 1
+                continue
+            buffer.append((run_id, instrument, str(channel), ts, v, str(value.unit), replayed))
+        return rejected
+
     def _drain_subscription(self) -> None:
-        self._take(self.subscription.get_batch(self.subscription.maxsize))
+        # Bounded, so one drain never holds the event loop for long.
+        self._take(self.subscription.get_batch(DRAIN_LIMIT))
 
     # -- writing --------------------------------------------------------------------
 
@@ -340,7 +346,18 @@ class ReadingWriter:
     # -- the task -------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Consume the subscription until cancelled."""
+        """Consume the subscription until cancelled; never ends on an error of its own."""
+        while True:
+            try:
+                await self._run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reading writer failed; carrying on")
+                self.stats.failures += 1
+                await asyncio.sleep(0.1)
+
+    async def _run(self) -> None:
         sub = self.subscription
         while True:
             if not self._buffer and sub.depth() == 0:

@@ -120,9 +120,13 @@ async def test_malformed_values_are_rejected_and_counted(
                                         "pressure": Value(3.0, "MPa")}, run_id=RUN))
     bus.publish(Reading("press1", 2.0, {"temp_top": Value("19x.2", "degC"),  # type: ignore[arg-type]
                                         "pressure": Value(float("inf"), "MPa")}, run_id=RUN))
+    bus.publish(Reading("press1", 2.5, None, run_id=RUN))  # type: ignore[arg-type]
+    bus.publish(Reading("press1", "soon", {"x": Value(1.0, "V")}, run_id=RUN))  # type: ignore[arg-type]
     bus.publish(press_reading(3.0, RUN))
+    await asyncio.sleep(0.05)
+    assert not writer.start().done()  # storage goes on
     assert await writer.stop()
-    assert writer.stats.rows_rejected == 3
+    assert writer.stats.rows_rejected == 5
     assert await _stored(sessions) == (4, 3.0)
 
 
