@@ -132,13 +132,13 @@ class Lab:
 
     async def _start(self) -> None:
         s = self.settings
+        address = parse_mqtt_url(s.mqtt_url, s.embedded_mqtt_port)  # bad URL: fail first
         self.engine = engine = create_engine(s.database_url)
         self._stack.push_async_callback(engine.dispose)
         await upgrade(engine)
         self.sessions = session_factory(engine)
         self.gauges["database_up"] = 1.0
         outbox = OutboxDrainer(self.sessions, self.clock)
-        address = parse_mqtt_url(s.mqtt_url, s.embedded_mqtt_port)
         self.recorder = DbRecorder(self.sessions, self.bus, prefix=s.mqtt_prefix,
                                    station=s.station, clock=self.clock)
         self.interrupted = await recover_interrupted(self.recorder, now_ts=self.clock.now())

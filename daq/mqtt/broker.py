@@ -35,8 +35,10 @@ class EmbeddedBroker:
                 "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
             },
         }
-        # amqtt logs every packet at INFO through its plugins; keep the service log readable.
-        logging.getLogger("amqtt").setLevel(logging.WARNING)
+        # amqtt logs every packet at INFO through its plugins, and a failed start as a
+        # traceback; keep the service log readable (we raise a clear error instead).
+        amqtt_log = logging.getLogger("amqtt")
+        amqtt_log.setLevel(logging.CRITICAL)
         broker = Broker(config)
         try:
             await broker.start()
@@ -45,6 +47,8 @@ class EmbeddedBroker:
                 f"embedded MQTT broker cannot listen on {self.host}:{self.port}: {exc} "
                 "(set DAQ_EMBEDDED_MQTT_PORT or DAQ_MQTT_URL=mqtt://host:port)"
             ) from None
+        finally:
+            amqtt_log.setLevel(logging.WARNING)
         self._broker = broker
         server = broker._servers["default"]
         self.port = int(server.instance.sockets[0].getsockname()[1])
