@@ -144,7 +144,7 @@ async def test_abort_with_confirmation_takes_the_press_to_its_safe_state(
 
 
 async def test_dashboard_says_the_stream_dropped_and_reconnects_by_itself(
-    browser: Any, tmp_path: Path
+    browser: Any, tmp_path: Path, screenshots: Path
 ) -> None:
     from daq.api import create_app
     from daq.service import Lab
@@ -159,6 +159,7 @@ async def test_dashboard_says_the_stream_dropped_and_reconnects_by_itself(
         # The server is gone: the page says so and keeps trying.
         await expect(page.locator("#conn")).to_have_attribute("data-state", "reconnecting")
         await expect(page.locator("#conn-banner")).to_contain_text("reconnecting")
+        await page.screenshot(path=str(screenshots / "stream-dropped.png"))
         async with serve(app, port=port):
             await expect(page.locator("#conn")).to_have_attribute(
                 "data-state", "live", timeout=15_000

@@ -39,7 +39,7 @@ def describe_instruments(lab: Any, rows: list[Instrument]) -> list[InstrumentOut
                 or (row.driver if row else (cfg.driver if cfg else None)),
                 resource=getattr(inst, "resource", None)
                 or (row.resource if row else (cfg.resource if cfg else None)),
-                status=str(live_status or (row.status if row else "offline")),
+                status=str(live_status or _status_without_poller(inst, row)),
                 idn=getattr(inst, "idn", None) or (row.idn if row else None),
                 last_seen_ts=latest.ts if latest else (row.last_seen_ts if row else None),
                 run_id=getattr(poller, "run_id", None),
@@ -49,6 +49,14 @@ def describe_instruments(lab: Any, rows: list[Instrument]) -> list[InstrumentOut
             )
         )
     return out
+
+
+def _status_without_poller(inst: Any, row: Instrument | None) -> str:
+    # Instruments that are not polled (the peel tester streams only while it peels) are
+    # online when the station connected to them and got their identity.
+    if inst is not None and getattr(inst, "idn", None):
+        return "online"
+    return row.status if row else "offline"
 
 
 @router.get("", response_model=list[InstrumentOut])
