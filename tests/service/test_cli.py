@@ -26,7 +26,9 @@ def test_daq_instruments_identifies_and_reads_the_simulated_press(tmp_path: Path
     done = subprocess.run([DAQ, "instruments", "--json"], capture_output=True, text=True,
                           env=env(tmp_path), timeout=60)
     assert done.returncode == 0, done.stderr
-    (press,) = json.loads(done.stdout)
+    found = {item["name"]: item for item in json.loads(done.stdout)}
+    press = found["press1"]
+    assert all(item["health"] == "ok" for item in found.values())
     assert press["name"] == "press1" and press["health"] == "ok"
     assert "Lamination Press" in press["idn"]
     assert set(press["values"]) == {"temp_top", "temp_bottom", "pressure", "ram"}
