@@ -69,6 +69,7 @@ async def test_campaign_killed_twice_resumes_without_repeating_or_losing(
     # 3. Run again to the end.
     code, out, err = await run_daq("campaign", "run", str(path), env=env, timeout_s=120)
     assert code == 0, err[-2000:]
+    assert "resuming campaign small" in err and "Table 1 reproduced" in out
 
     # The cut-short press run is on record, closed honestly, with what it had stored.
     (status, readings), = _query(db, "SELECT status, readings_stored FROM runs WHERE id = ?",

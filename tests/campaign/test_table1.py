@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
-import pytest
 
 from daq.campaign.model import load_campaign
 from tests.browser.conftest import CHROMIUM_ARGS, SCREENSHOTS, need_chromium
