@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -67,6 +68,8 @@ def _run(coro: Any) -> Any:
         raise
     except KeyboardInterrupt:
         _fail("interrupted: run the same command again to resume", 130)
+    except asyncio.CancelledError:  # SIGTERM: stopped cleanly (procedures made safe)
+        _fail("stopped: run the same command again to resume", 143)
     except CampaignStepFailed as exc:
         _fail(f"{exc} — the campaign stops here; run the same command again to retry it")
     except (CampaignMismatch, UnknownCampaign, StationIncomplete, RecipeError) as exc:
@@ -104,6 +107,9 @@ async def _carry_out(path: Path, campaign: Campaign, sha: str, settings: Setting
     from daq.campaign.station import campaign_drivers, settings_on_clock
     from daq.service import Lab
 
+    task = asyncio.current_task()
+    if task is not None:  # SIGTERM stops like Ctrl-C: procedures to safe state, state kept
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     stored = await _stored_anchor(settings, campaign.id)
     settings, anchor = settings_on_clock(settings, stored, campaign.time.press_scale)
     with campaign_drivers():
@@ -146,22 +152,22 @@ async def _table(settings: Settings, campaign_id: str) -> Any:
 
 
 def _print_table(data: Any) -> None:
-    t = Table(title=f"Table 1 reproduced — campaign {data.campaign_id}", title_justify="left")
-    for col in ("sample", "lot", "peel as made N/cm", "patent", "after aging N/cm",
-                "patent", "laser", "patent"):
-        t.add_column(col)
+    t = Table(title=f"Table 1 reproduced — campaign {data.campaign_id} (N/cm; patent in "
+                    "brackets)", title_justify="left")
+    for col in ("lot", "as made", "after aging", "laser"):
+        t.add_column(col, no_wrap=True, justify="left" if col == "lot" else "right")
     for row in data.table:
         if row.no_film:
-            t.add_row(row.label, row.lot, "no film", "no film", "—", "—", "—", "—")
+            t.add_row(row.lot, "no film", "no film", "—")
             continue
-        t.add_row(row.label, row.lot, _num(row.as_made.mean), _num(row.expected_as_made),
-                  _num(row.aged.mean), _num(row.expected_aged), row.laser_grade or "—",
-                  row.expected_grade or "—")
+        t.add_row(row.lot, f"{_num(row.as_made.mean)} ({_num(row.expected_as_made, 0)})",
+                  f"{_num(row.aged.mean)} ({_num(row.expected_aged, 0)})",
+                  f"{row.laser_grade or '—'} ({row.expected_grade or '—'})")
     _out.print(t)
 
 
-def _num(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
+def _num(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
 
 
 @app.command("run")

@@ -38,7 +38,9 @@ def _n(value: float | None, digits: int = 2) -> str:
 
 
 def _signed(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.2f}"
+    if value is None:
+        return "—"
+    return f"{0.0 if abs(value) < 0.005 else value:+.2f}"  # never "-0.00"
 
 
 def _anchor(kind: str, ident: str) -> str:
