@@ -43,6 +43,7 @@ from daq.service_drivers import (
     simulators_needed,
 )
 from daq.storage.database import create_engine, session_factory, upgrade
+from daq.storage.models import Instrument as InstrumentRow
 from daq.storage.readings import ReadingWriter
 from daq.storage.recorder import DbRecorder
 from daq.storage.recovery import InterruptedRun, recover_interrupted
@@ -192,6 +193,7 @@ class Lab:
         except Exception as exc:  # the poller keeps reconnecting; the station still starts
             log.warning("instrument %s at %s not reachable yet: %s", planned.name, resource, exc)
             self.bus.publish(InstrumentStatus(planned.name, self.clock.now(), "offline", str(exc)))
+        await self._register(instrument)
         poll = planned.spec.poll_function()
         if poll is not None:
             poller = InstrumentPoller(
@@ -201,6 +203,19 @@ class Lab:
             poller.start()
             instrument.poller = poller
             self.pollers[planned.name] = poller
+
+    async def _register(self, instrument: Instrument) -> None:
+        """Keep the ``instruments`` table in step with what this station connects to."""
+        try:
+            async with self.sessions() as session, session.begin():
+                await session.merge(InstrumentRow(
+                    name=instrument.name, driver=instrument.driver_name,
+                    resource=instrument.resource, idn=instrument.idn,
+                    last_seen_ts=self.clock.now() if instrument.idn else None,
+                    status="online" if instrument.idn else "offline",
+                ))
+        except Exception as exc:  # a registry row is not worth failing the start-up for
+            log.warning("instrument %s not registered in the database: %s", instrument.name, exc)
 
     async def _close_instruments(self) -> None:
         for poller in self.pollers.values():

@@ -17,6 +17,7 @@ from daq.metrics import render_prometheus
 from daq.mqtt.broker import EmbeddedBroker
 from daq.recipes import RecipeError
 from daq.service import Lab, LabError
+from daq.storage.models import Instrument as InstrumentRow
 from daq.storage.models import ReadingRow, Run
 from tests.conftest import need_service
 from tests.mqtt.helpers import Recorder, clear_retained, free_port
@@ -52,6 +53,10 @@ async def test_embedded_broker_carries_readings_status_and_events(
         text = render_prometheus(lab)
         assert "daq_mqtt_connected 1" in text
         assert 'daq_instrument_up{instrument="press1"} 1' in text
+        async with lab.sessions() as session:
+            row = await session.get(InstrumentRow, "press1")
+        assert row is not None and row.driver == "lamination_press"
+        assert row.idn is not None and "Press" in row.idn and row.status == "online"
 
 
 async def test_bad_requests_are_refused_and_the_station_keeps_going(
