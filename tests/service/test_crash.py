@@ -153,6 +153,9 @@ async def test_sigkill_mid_dwell_leaves_press_safe_and_run_interrupted(
         assert run is not None and run.status == "INTERRUPTED" and run.phase == "DWELL"
         assert run.readings_stored > 0 and run.last_reading_ts is not None
         gap_s = killed_ts - run.last_reading_ts
+        print(f"kill → last stored reading: {gap_s:.1f} simulated s "
+              f"({gap_s / SCALE:.3f} real s; flush interval {FLUSH_S} s), "
+              f"{run.readings_stored} readings stored")
         assert 0 <= gap_s <= (FLUSH_S + POLL_S) * SCALE, f"stored readings end {gap_s} s early"
     finally:
         if service.poll() is None:
