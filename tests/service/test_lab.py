@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from daq.config import Settings
-from daq.messages import Reading
+from daq.messages import InstrumentStatus, Reading
 from daq.metrics import render_prometheus
 from daq.mqtt.broker import EmbeddedBroker
 from daq.recipes import RecipeError
@@ -162,3 +162,23 @@ async def test_mosquitto_sub_shows_readings_statuses_and_events(
     assert f"{prefix}/service/status online" in lines
     events = [line for line in lines if line.startswith(f"{prefix}/runs/{run_id}/events ")]
     assert any('"to":"DWELL"' in e.replace(" ", "") for e in events)
+
+
+async def test_garbled_replies_are_reported_and_acquisition_recovers(
+    tmp_path, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'lab.db'}")
+    async with Lab(settings) as lab:
+        poller = lab.pollers["press1"]
+        await wait_until(lambda: poller.status == "online")
+        statuses = lab.bus.subscribe("statuses", (InstrumentStatus,))
+        lab.simulators.instruments["press"].inject("garble", "3")
+        await wait_until(lambda: poller.errors >= 1)
+        polls = poller.polls
+        await wait_until(lambda: poller.polls > polls + 3 and poller.status == "online")
+        seen = [s.state for s in statuses.get_batch(100)]  # type: ignore[union-attr]
+        assert "fault" in seen and seen[-1] == "online"
+        assert f'daq_poll_errors_total{{instrument="press1"}} {poller.errors}' in (
+            render_prometheus(lab))
+        rows_before = lab.writer.stats.rows_written
+        await wait_until(lambda: lab.writer.stats.rows_written > rows_before)
