@@ -204,13 +204,42 @@ async function resumeActiveRun(activeIds) {
   }
 }
 
+// Follow a run: snapshot (events and readings so far) from the API, and what the stream
+// delivers meanwhile is buffered and applied after it, skipping what the snapshot had.
 async function followRun(runId, detail) {
-  const run = detail || (await api(`/api/runs/${encodeURIComponent(runId)}`));
-  state.run = { id: runId, recipe: run.recipe || {}, phase: run.phase, status: run.status, dwellS: 0, lastTs: null };
+  if (state.run && state.run.id === runId) return;
+  const run = { id: runId, recipe: {}, phase: null, status: "RUNNING", dwellS: 0, lastTs: null,
+    loading: true, bufferedEvents: [], bufferedReadings: [] };
+  state.run = run;
   state.liveChart.clear();
-  for (const e of run.events || []) applyEvent(e, false);
-  await loadReadingsInto(state.liveChart, runId, (r) => accumulateDwell(r));
   renderRun();
+  const seen = new Set();
+  let lastTs = -Infinity;
+  try {
+    const snapshot = detail || (await api(`/api/runs/${encodeURIComponent(runId)}`));
+    if (state.run !== run) return;
+    run.recipe = snapshot.recipe || {};
+    run.status = snapshot.status;
+    run.loading = false;
+    for (const e of snapshot.events || []) { seen.add(eventKey(e)); applyEvent({ ...e, run_id: runId }, false); }
+    run.loading = true;
+    await loadReadingsInto(state.liveChart, runId, (r) => { accumulateDwell(r); lastTs = r.ts; }, () => state.run !== run);
+  } catch (err) {
+    console.error("loading run", runId, err);  // the live stream still carries it on
+  } finally {
+    if (state.run === run) {
+      run.loading = false;
+      for (const e of run.bufferedEvents) if (!seen.has(eventKey(e))) applyEvent(e);
+      for (const r of run.bufferedReadings) if (r.ts > lastTs) { accumulateDwell(r); state.liveChart.add(r.ts, r.values); }
+      run.bufferedEvents = []; run.bufferedReadings = [];
+      renderRun();
+    }
+  }
+}
+
+function eventKey(e) {
+  const d = e.data || {};
+  return `${e.ts}|${e.kind}|${d.to ?? d.status ?? d.note ?? d.event ?? ""}`;
 }
 
 async function refreshRun() {
@@ -223,6 +252,7 @@ async function refreshRun() {
 function applyEvent(e, live = true) {
   const run = state.run;
   if (!run || e.run_id && e.run_id !== run.id) return;
+  if (run.loading) { run.bufferedEvents.push(e); return; }
   const data = e.data || {};
   if (e.kind === "transition" && data.to) {
     run.phase = data.to;
@@ -275,7 +305,9 @@ function onStreamMessage(msg) {
     inst.values = msg.values; inst.run_id = msg.run_id; inst.last_seen_ts = msg.ts;
     state.instruments.set(msg.instrument, inst);
     scheduleInstruments();
-    if (state.run && msg.run_id === state.run.id) {
+    if (state.run && msg.run_id === state.run.id && state.run.loading) {
+      state.run.bufferedReadings.push(msg);
+    } else if (state.run && msg.run_id === state.run.id) {
       accumulateDwell(msg);
       state.liveChart.add(msg.ts, msg.values);
       renderRun();
@@ -286,8 +318,8 @@ function onStreamMessage(msg) {
     state.instruments.set(msg.instrument, inst);
     scheduleInstruments();
   } else if (msg.type === "event") {
-    if (!state.run || (msg.kind === "note" && msg.data?.event === "started" && msg.run_id !== state.run.id
-        && msg.data?.run_kind === "press_cycle")) {
+    const startedPress = msg.kind === "note" && msg.data?.event === "started" && msg.data?.run_kind === "press_cycle";
+    if (startedPress && (!state.run || state.run.id !== msg.run_id)) {
       followRun(msg.run_id).catch(() => {});
     } else applyEvent(msg);
   } else if (msg.type === "alarm") {
@@ -337,10 +369,11 @@ async function loadRuns() {
     el("td", {}, r.phase || ""), el("td", {}, fmtTime(r.started_ts)), el("td", {}, r.operator || ""))));
 }
 
-async function loadReadingsInto(chart, runId, each) {
+async function loadReadingsInto(chart, runId, each, cancelled = () => false) {
   let offset = 0;
   const byTs = new Map();
   while (offset !== null && offset < 200000) {
+    if (cancelled()) return;
     const page = await api(`/api/runs/${encodeURIComponent(runId)}/readings?limit=20000&offset=${offset}`);
     for (const r of page.items) {
       const entry = byTs.get(r.ts) || { ts: r.ts, run_id: runId, values: {} };

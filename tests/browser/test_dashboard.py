@@ -22,6 +22,8 @@ async def log_in(browser: Any, live: LiveStation, role: str) -> Page:
         accept_downloads=True, viewport={"width": 1280, "height": 1000}
     )
     page: Page = await context.new_page()
+    page.on("console", lambda m: print(f"[browser {m.type}] {m.text}"))
+    page.on("pageerror", lambda e: print(f"[browser pageerror] {e}"))
     await page.goto(live.base_url + "/")
     await page.fill("#login-user", f"{role}1")
     await page.fill("#login-password", live.passwords[role])
@@ -129,6 +131,8 @@ async def test_abort_with_confirmation_takes_the_press_to_its_safe_state(
     browser: Any, live: LiveStation, screenshots: Path
 ) -> None:
     page = await log_in(browser, live, "operator")
+    # A slow ramp (2 °C/min: ~90 simulated minutes of HEAT, ~9 s here) leaves time to abort.
+    await page.fill("#f-ramp_rate_c_per_min", "2")
     await page.click("#start-cycle")
     await expect(page.locator("#live-phase")).to_have_text("HEAT", timeout=15_000)
     press = live.lab.simulators.instruments["press"]
