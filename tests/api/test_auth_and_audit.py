@@ -110,3 +110,37 @@ async def test_expired_and_garbage_tokens_are_refused(station: Station) -> None:
         for token in (expired, "garbage", ""):
             r = await anon.get("/api/runs", headers={"Authorization": f"Bearer {token}"})
             assert r.status_code == 401, token
+
+
+async def test_every_state_changing_call_is_audited_with_its_user_and_result(
+    station: Station,
+) -> None:
+    calls: list[tuple[str, str, str, dict[str, object] | None, str]] = [
+        # (role, method, path, json, expected action)
+        ("operator", "PUT", "/api/recipes/r1", {"temperature_c": 180}, "recipe.put"),
+        ("operator", "PUT", "/api/recipes/r2", {"temperature_c": 999}, "recipe.put"),
+        ("viewer", "DELETE", "/api/recipes/r1", None, "recipe.delete"),
+        ("operator", "DELETE", "/api/recipes/r1", None, "recipe.delete"),
+        ("operator", "POST", "/api/runs/press-000000000000/abort", None, "run.abort"),
+        ("admin", "POST", "/api/users", {"name": "zed", "role": "viewer"}, "user.add"),
+        ("admin", "PATCH", "/api/users/zed", {"disabled": True}, "user.change"),
+        ("viewer", "POST", "/api/auth/logout", None, "auth.logout"),
+    ]
+    statuses = []
+    for role, method, path, body, _ in calls:
+        async with station.client(role) as client:
+            r = await client.request(method, path, json=body)
+            statuses.append(r.status_code)
+    assert statuses == [200, 422, 403, 204, 404, 201, 200, 204]
+    rows = [r for r in await audit_rows(station) if "method" in (r.detail or {})]
+    assert [(r.user, r.action, r.result) for r in rows] == [
+        (f"{role}1", action, result)
+        for (role, _, _, _, action), result in zip(
+            calls,
+            ["ok", "refused 422", "denied 403", "ok", "refused 404", "ok", "ok", "ok"],
+            strict=True,
+        )
+    ]
+    assert all(r.wall_ts > 0 and r.ts > 0 for r in rows)
+    assert rows[1].detail["request"] == {"temperature_c": 999}
+    assert rows[6].target == "zed" and rows[6].from_state == "viewer"

@@ -92,8 +92,9 @@ async def put_recipe(
     row = await session.get(SavedRecipe, name)
     note_action(
         request,
-        "recipe.update" if row else "recipe.create",
+        "recipe.put",
         target=name,
+        created=row is None,
         recipe=recipe.model_dump(mode="json"),
     )
     if name == DEFAULT_NAME:
