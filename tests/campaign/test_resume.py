@@ -1,5 +1,5 @@
-"""Killing `daq campaign run` (SIGKILL, no clean-up at all) mid-press and again mid-aging,
-then running the same command again, finishes the campaign with nothing repeated and
+"""Killing `daq campaign run` (SIGKILL, no clean-up at all) mid-press, mid-aging and
+mid-peel, then running the same command again, finishes the campaign with nothing repeated and
 nothing lost: one DONE run per step, the cut-short press run on record as INTERRUPTED
 and redone, the aging run resumed (not restarted) from its checkpoint."""
 
@@ -41,7 +41,7 @@ async def _run_until(path: Path, env: dict[str, str], db: Path, sql: str,
         await proc.wait()
 
 
-async def test_campaign_killed_twice_resumes_without_repeating_or_losing(
+async def test_campaign_killed_mid_press_aging_and_peel_resumes_without_repeating_or_losing(
     small_campaign: Any, tmp_path: Path
 ) -> None:
     path = small_campaign(hours=300.0)
@@ -66,7 +66,14 @@ async def test_campaign_killed_twice_resumes_without_repeating_or_losing(
     aging_before = _query(db, "SELECT id, in_tolerance_s FROM aging_runs")
     assert len(aging_before) == 1
 
-    # 3. Run again to the end.
+    # 3. Run again; kill during the peel of an aged specimen.
+    await _run_until(path, env, db, (
+        "SELECT run_id FROM campaign_steps WHERE key = 'peel:CMP1-T-001-L1-G1' "
+        "AND status = 'RUNNING' AND run_id IS NOT NULL"))
+    cut_peel_id = _query(db, "SELECT run_id FROM campaign_steps "
+                             "WHERE key = 'peel:CMP1-T-001-L1-G1'")[0][0]
+
+    # 4. Run again to the end.
     code, out, err = await run_daq("campaign", "run", str(path), env=env, timeout_s=120)
     assert code == 0, err[-2000:]
     assert "resuming campaign small" in err and "Table 1 reproduced" in out
@@ -88,6 +95,10 @@ async def test_campaign_killed_twice_resumes_without_repeating_or_losing(
     assert not any(sample == "CMP2-T-001" for *_, sample in runs)  # no film, nothing made
     interrupted = [r for r in runs if r[2] == "INTERRUPTED"]
     assert [r[0] for r in interrupted if r[1] == "press_cycle"] == [cut_press_id]
+    peel_cut = [r for r in runs if r[0] == cut_peel_id]  # absent if killed before it began
+    assert all(r[2] == "INTERRUPTED" for r in peel_cut)
+    assert _query(db, "SELECT status FROM campaign_steps WHERE key = "
+                      "'peel:CMP1-T-001-L1-G1'") == [("DONE",)]
     # Peel: one DONE peel per specimen (2 as made + 2 aged per film sample).
     peels = Counter(s for (s,) in _query(db, "SELECT specimen_id FROM peel_tests "
                                              "WHERE status = 'DONE'"))

@@ -56,7 +56,7 @@ async def test_table1_campaign_reproduces_the_patent(db_url: str, tmp_path: Path
             with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
                 await listener
 
-    data = await report_data(db_url, campaign.id)
+    data = await report_data(db_url, campaign.id, traces=True)
     assert data.status == "DONE"
     by_lot = {r.lot: r for r in data.table}
     for spec in campaign.samples:
@@ -80,6 +80,21 @@ async def test_table1_campaign_reproduces_the_patent(db_url: str, tmp_path: Path
     assert data.aging is not None and data.aging.in_tolerance_h >= 1000
     aging_runs = {rid for rid, r in data.runs.items() if r.kind == "aging_run"}
     assert aging_runs == {data.aging.run_id}
+    # The oven's own log (simulator clock, 100 000×) falls inside the aging run as the
+    # service recorded it (service clock): one time line across the re-scaling. (Within
+    # one hour: a reading is published per log page, ~2000 simulated s at 100 000×.)
+    aging_run = data.runs[data.aging.run_id]
+    pv_ts, _ = aging_run.trace.channels["pv"]
+    assert aging_run.ended_ts is not None
+    assert aging_run.started_ts <= pv_ts[0] <= aging_run.started_ts + 3600
+    assert aging_run.ended_ts - 3600 <= pv_ts[-1] <= aging_run.ended_ts + 3600
+    assert (pv_ts[-1] - pv_ts[0]) / 3600 >= 990
+    # Runs follow each other in simulated time: press, peel, aging, peel, laser.
+    done_runs = sorted((r for r in data.runs.values() if r.status == "DONE"),
+                       key=lambda r: r.started_ts)
+    kinds = [r.kind for r in done_runs]
+    assert kinds.index("aging_run") > max(i for i, k in enumerate(kinds) if k == "press_cycle")
+    assert kinds.index("aging_run") < min(i for i, k in enumerate(kinds) if k == "laser_job")
 
     if external:  # every run's events reached the external broker
         missing = [rid for rid in data.runs if "transition" not in seen.get(rid, set())]
