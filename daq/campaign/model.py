@@ -15,7 +15,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from daq.laser.params import LaserJobParams, validate
 from daq.materials import CATALOGUE
+from daq.procedures.peel_test import PeelSettings
+from daq.recipes import parse_recipe
 
 _LOT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,40}$")
 
@@ -136,11 +139,19 @@ class Campaign(_Strict):
     time: TimeSpec = Field(default_factory=TimeSpec)
 
     @model_validator(mode="after")
-    def _unique_lots(self) -> Campaign:
+    def _check_whole(self) -> Campaign:
         lots = [s.lot for s in self.samples]
         twice = sorted({lot for lot in lots if lots.count(lot) > 1})
         if twice:
             raise ValueError(f"lot listed twice: {', '.join(twice)}")
+        # Refuse what the procedures would refuse, before anything is recorded or moves.
+        parse_recipe(self.recipe())  # RecipeError is a ValueError naming the field
+        PeelSettings(width_mm=self.peel.width_mm, speed_mm_per_min=self.peel.speed_mm_per_min,
+                     angle_deg=self.peel.angle_deg, length_mm=self.peel.length_mm)
+        j = self.laser
+        validate(LaserJobParams(self.samples[0].lot, j.holes, j.diameter_um,
+                                j.pulse_khz * 1000.0, j.hole_rate_hz, j.power_w,
+                                j.wavelength_nm))
         return self
 
     @property

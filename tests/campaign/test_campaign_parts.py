@@ -107,6 +107,10 @@ BASE = {"campaign": {"id": "c1"},
     ({"peel": {"specimens_per_condition": 0}}, "peel.specimens_per_condition"),
     ({"laser": {"holse": 5}}, "laser.holse"),
     ({"samples": []}, "samples"),
+    ({"press": {"temperature_c": 250.0}}, "temperature 250 °C is outside the allowed window"),
+    ({"press": {"dwel_min": 20.0}}, "unknown recipe field 'dwel_min'"),
+    ({"laser": {"power_w": 9.0}}, "power_w = 9.0 is not allowed"),
+    ({"peel": {"width_mm": 0.1}}, "width_mm must be"),
 ])
 def test_a_bad_campaign_file_is_refused_naming_the_field(change: dict[str, object],
                                                          words: str) -> None:
