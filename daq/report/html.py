@@ -92,17 +92,26 @@ def _table_html(data: ReportData) -> str:
     return f"<table id=table1>{head}{''.join(body)}</table>"
 
 
-def _condition_html(row: Table1Row, cond: Condition, aged: bool) -> str:
+def _run_link(run_id: str | None) -> str:
+    return f"<a href='#{_anchor('run', run_id)}'>{_e(run_id)}</a>" if run_id else "—"
+
+
+def _condition_html(row: Table1Row, cond: Condition, aged: bool,
+                    aging_run_id: str | None) -> str:
+    """The specimens behind a mean, each traced: sample → press run → aging run → peel."""
     title = "after aging" if aged else "as made"
     items = []
     for p in cond.peels:
         items.append(
             f"<tr id='{_anchor('specimen', p.specimen_id)}'><td class=l>{_e(p.specimen_id)}</td>"
-            f"<td class=l><a href='#{_anchor('run', p.run_id)}'>{_e(p.run_id)}</a></td>"
-            f"<td>{_n(p.aging_hours, 1)}</td><td>{_n(p.peel_strength_n_per_cm)}</td></tr>")
+            f"<td class=l>{_run_link(row.press_run_id)}</td>"
+            f"<td class=l>{_run_link(aging_run_id if aged else None)}</td>"
+            f"<td>{_n(p.aging_hours, 1)}</td><td class=l>{_run_link(p.run_id)}</td>"
+            f"<td>{_n(p.peel_strength_n_per_cm)}</td></tr>")
     return (f"<h4 id='{_cond_id(row, aged)}'>{_e(row.label)} {title}: mean "
             f"{_n(cond.mean)} ± {_n(cond.sd)} N/cm (n = {len(cond.values)})</h4>"
-            "<table><tr><th class=l>specimen</th><th class=l>peel run</th><th>aging h</th>"
+            "<table><tr><th class=l>specimen</th><th class=l>laminate (press run)</th>"
+            "<th class=l>aging run</th><th>aging h</th><th class=l>peel run</th>"
             f"<th>N/cm</th></tr>{''.join(items)}</table>")
 
 
@@ -153,8 +162,9 @@ def write_report(data: ReportData, out: Path) -> Path:
         if r.as_made.peels or r.aged.peels:
             img = figures.peel_curves(r, out)
             parts.append(f"<img src='{_e(img)}' alt='peel curves of {_e(r.lot)}'>")
-        parts.append(_condition_html(r, r.as_made, False))
-        parts.append(_condition_html(r, r.aged, True))
+        aging_id = data.aging.run_id if data.aging else None
+        parts.append(_condition_html(r, r.as_made, False, aging_id))
+        parts.append(_condition_html(r, r.aged, True, aging_id))
         parts.append("</section>")
     parts.append("<h2>Aging</h2>")
     aging_image = None
