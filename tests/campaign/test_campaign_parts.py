@@ -39,17 +39,26 @@ def test_continuous_origin_reproduces_the_simulated_time(
 def test_rescaled_clocks_never_jump_and_stay_in_step(scales: list[float]) -> None:
     service = SimClock(1000.0)
     simulator = Clock(1000.0, service.origin)
+    previous = service.scale
     for scale in scales:
-        before = service.now()
         t0 = time.monotonic()
+        before = service.now()
         service.set_scale(scale)
         simulator.set_scale(service.scale, service.origin)
         after = service.now()
         elapsed_real = time.monotonic() - t0
-        # No jump: only the real time that passed, at the faster of the two scales.
-        assert 0 <= after - before <= (elapsed_real + 1e-3) * max(scale, 1000.0) + 1e-3
-        assert abs(simulator.now() - service.now()) <= 5e-3 * scale + 1e-3
+        # No jump: only the real time that passed (measured around it), at either scale.
+        # Epoch seconds as floats resolve ~2.4e-7 s of wall time, i.e. that times the scale
+        # of simulated time (0.024 s at 100 000×): the grain of any reading.
+        fastest = max(scale, previous)
+        grain = 1e-6 * fastest
+        assert -grain <= after - before <= elapsed_real * fastest + grain + 1e-3
+        # One formula, one origin, one scale: the two clocks agree (up to the real time
+        # between the two readings, bounded generously for a loaded machine).
+        assert (simulator.origin, simulator.scale) == (service.origin, service.scale)
+        assert abs(simulator.now() - service.now()) <= 0.05 * scale
         assert service.env()["DAQ_TIME_SCALE"] == repr(scale)
+        previous = scale
 
 
 def test_scale_one_is_refused_once_simulated_time_is_ahead() -> None:
@@ -64,7 +73,7 @@ def test_lab_rescales_its_clock_and_its_simulators_together() -> None:
     lab.set_time_scale(100_000.0)
     assert lab.simulator_clock.scale == lab.clock.scale == 100_000.0
     assert lab.simulator_clock.origin == lab.clock.origin
-    assert abs(lab.simulator_clock.now() - lab.clock.now()) < 1.0  # < 10 µs real
+    assert abs(lab.simulator_clock.now() - lab.clock.now()) < 0.01 * 100_000  # 10 ms real
 
 
 def test_the_table1_file_lists_all_ten_rows_with_material_prefixed_lots() -> None:
