@@ -91,6 +91,10 @@ class CampaignRunner:
     async def run(self) -> None:
         """Carry out every step not yet done; raises :class:`CampaignStepFailed`."""
         steps = await list_steps(self.sessions, self.campaign.id)
+        needed = {"press": "lamination_press", "peel": "peel_tester", "aging": "aging_oven",
+                  "laser": "uv_laser"}
+        for kind in sorted({s.kind for s in steps if s.status != "DONE"} & set(needed)):
+            instrument_of(self.lab, needed[kind])  # missing → StationIncomplete, up front
         self.progress.total = len(steps)
         self.progress.done = sum(1 for s in steps if s.status == "DONE")
         self._tell()

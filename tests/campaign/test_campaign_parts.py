@@ -161,6 +161,13 @@ async def test_cli_refuses_bad_input_in_one_line_without_traceback(tmp_path: Pat
     assert code == 2 and "unknown material 'EX9'" in err and "Traceback" not in err
     code, _, err = await run_daq("campaign", "status", str(TABLE1), env=env)
     assert code == 2 and "has not been run yet" in err and "Traceback" not in err
+    # A configured station (real instruments) without a peel tester, oven or laser.
+    config = tmp_path / "daq.toml"
+    config.write_text('[instruments.press1]\ndriver = "lamination_press"\n'
+                      'resource = "TCPIP::127.0.0.1::1::SOCKET"\n', encoding="utf-8")
+    code, _, err = await run_daq("campaign", "run", str(TABLE1), "--config", str(config),
+                                 env=env)
+    assert code == 2 and "no instrument with driver" in err and "Traceback" not in err
     code, _, err = await run_daq("report", "no-such-campaign", "--out",
                                  str(tmp_path / "r"), env=env)
     assert code == 2 and "no campaign 'no-such-campaign'" in err and "Traceback" not in err
