@@ -221,11 +221,42 @@ def write_csv(out: TextIO, readings: list[Reading], result: CycleResult) -> int:
     return rows
 
 
+@asynccontextmanager
+async def stored_session(
+    target: PressTarget, clock: SimClock, settings: Settings
+) -> AsyncIterator[PressSession]:
+    """A press session whose run, transitions, alarms and readings go to the database of
+    ``settings`` (``DAQ_DATABASE_URL``), so that ``daq runs`` and the dashboard show the
+    cycle; its events wait in the MQTT outbox for the service's publisher."""
+    from daq.storage.database import create_engine, session_factory, upgrade
+    from daq.storage.readings import ReadingWriter
+    from daq.storage.recorder import DbRecorder
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        sessions = session_factory(engine)
+
+        def recorder(bus: Bus) -> Recorder:
+            return DbRecorder(sessions, bus, prefix=settings.mqtt_prefix,
+                              station=settings.station, clock=clock)
+
+        async with press_session(target, clock, recorder) as session:
+            writer = ReadingWriter.from_settings(engine, session.bus, settings)
+            writer.start()
+            try:
+                yield session
+            finally:
+                await writer.stop()
+    finally:
+        await engine.dispose()
+
+
 async def _start(
     recipe: PressRecipe, target: PressTarget, clock: SimClock, poll_interval_s: float | None,
-    show: bool,
+    show: bool, settings: Settings,
 ) -> tuple[CycleResult, list[Reading], bool]:
-    async with press_session(target, clock) as session:
+    async with stored_session(target, clock, settings) as session:
         result = await _run_cycle(session, recipe, poll_interval_s, show)
     return result, session.readings, session.simulated
 
@@ -287,7 +318,8 @@ def start(
         started = time.monotonic()
         try:
             result, readings, _ = run_loop(
-                _start(recipe, target, clock, poll_interval, show=not json_output)
+                _start(recipe, target, clock, poll_interval, show=not json_output,
+                       settings=settings)
             )
         except BaseException:
             if out_file is not None:
