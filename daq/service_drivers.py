@@ -56,6 +56,11 @@ DRIVERS: dict[str, DriverSpec] = {
     ),
     # Streams instead of being polled: daq.peel.watch.watch_and_capture reads it.
     "peel_tester": DriverSpec("drivers.peel_tester:PeelTester", None, "peel", "peel1"),
+    # Not polled: the aging run reads the oven's own log (daq.procedures.aging_run) and a
+    # laser job polls its laser (daq.procedures.laser_job); an idle poller would only
+    # compete with them on the link.
+    "aging_oven": DriverSpec("drivers.aging_oven:AgingOven", None, "oven", "oven1"),
+    "uv_laser": DriverSpec("drivers.uv_laser:UvLaser", None, "laser", "laser1"),
 }
 
 

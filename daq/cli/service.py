@@ -99,11 +99,16 @@ def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
 
 async def _serve(settings: Settings) -> int:
     from daq.service import Lab
+    from daq.service_background import background_services
 
     stop = asyncio.Event()
     with _stop_on_signals(stop):
-        async with Lab(settings) as lab:
+        async with Lab(settings) as lab, background_services(lab) as background:
             _announce(lab)
+            for run_id in background.resumed_aging_runs:
+                console.print(f"  aging run {run_id} resumed (gap back-filled from the oven log)")
+            for name in background.peel_watchers:
+                console.print(f"  {name}: peels started at the tester are captured automatically")
             server, sock = await _http_server(lab)
             serving = (
                 asyncio.create_task(server.serve(sockets=[sock])) if server is not None else None
