@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -48,6 +49,10 @@ class PrivateMosquitto:
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
             f"persistence true\npersistence_location {workdir}/\n"
             "autosave_interval 1\nautosave_on_changes true\nqueue_qos0_messages true\n"
+            # Started as root, Mosquitto drops to the `mosquitto` user, which cannot write
+            # its persistence file into pytest's private tmp dir: sessions would then not
+            # survive the restart and the outage test would pass by timing alone.
+            + ("user root\n" if os.geteuid() == 0 else "")
         )
 
     def start(self) -> None:
