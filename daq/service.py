@@ -158,6 +158,7 @@ class Lab:
             host=address.host, port=address.port, prefix=s.mqtt_prefix, clock=self.clock,
             bus=self.bus, outbox=outbox, readings_queue=s.mqtt_readings_queue,
             client_id=f"lamina-{s.station}-{id(self):x}",
+            username=address.username, password=address.password,
         )
         await self.publisher.start()
         self._stack.push_async_callback(self.publisher.stop)

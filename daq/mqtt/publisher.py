@@ -71,12 +71,16 @@ class MqttPublisher:
         outbox: OutboxDrainer | None = None,
         readings_queue: int = 100_000,
         client_id: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
         reading_window: int = 5,
         backoff_max_s: float = 5.0,
         outbox_poll_s: float = 1.0,
     ) -> None:
         self.host = host
         self.port = port
+        self.username = username
+        self.password = password
         self.topics = Topics(prefix)
         self.clock = clock
         self.bus = bus
@@ -181,6 +185,8 @@ class MqttPublisher:
             self.host,
             self.port,
             identifier=self.client_id,
+            username=self.username,
+            password=self.password,
             will=aiomqtt.Will(self.topics.service_status, b"offline", qos=1, retain=True),
             socket_options=[NODELAY],
             keepalive=10,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from daq.clock import iso
 from daq.messages import Reading
@@ -81,10 +81,13 @@ class BrokerAddress:
     host: str
     port: int
     embedded: bool
+    username: str | None = None
+    password: str | None = None
 
 
 def parse_mqtt_url(url: str, embedded_port: int) -> BrokerAddress:
-    """``embedded`` → 127.0.0.1:``embedded_port`` run in-process; ``mqtt://h:p`` → external."""
+    """``embedded`` → 127.0.0.1:``embedded_port`` run in-process; ``mqtt://[user:pw@]h:p`` →
+    an external broker (with credentials when the broker requires them)."""
     text = url.strip()
     if text.lower() == "embedded":
         return BrokerAddress("127.0.0.1", embedded_port, embedded=True)
@@ -97,4 +100,6 @@ def parse_mqtt_url(url: str, embedded_port: int) -> BrokerAddress:
         port = parts.port or 1883
     except ValueError as exc:
         raise MqttUrlError(f"DAQ_MQTT_URL {url!r} has a bad port: {exc}") from None
-    return BrokerAddress(parts.hostname, port, embedded=False)
+    return BrokerAddress(parts.hostname, port, embedded=False,
+                         username=unquote(parts.username) if parts.username else None,
+                         password=unquote(parts.password) if parts.password else None)
