@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from types import TracebackType
 
 from drivers.errors import InstrumentCommandError, ProtocolError
+from drivers.link import InstrumentLink
 from drivers.transport import make_transport
 from drivers.transport.base import Transport
 
@@ -59,7 +59,7 @@ class OvenLogPage:
         return not self.rejected and len(self.rows) == self.declared
 
 
-class AgingOven:
+class AgingOven(InstrumentLink):
     """An aging oven with a controller, a door switch, alarms and a data logger."""
 
     def __init__(
@@ -67,35 +67,6 @@ class AgingOven:
         transport: Transport | None = None,
     ) -> None:
         self.transport = transport or make_transport(resource, timeout, baudrate)
-
-    @property
-    def resource(self) -> str:
-        """The oven's address."""
-        return self.transport.resource
-
-    async def open(self) -> None:
-        """Open the link."""
-        await self.transport.open()
-
-    async def close(self) -> None:
-        """Close the link."""
-        await self.transport.close()
-
-    async def reconnect(self) -> None:
-        """Close and open the link again (after a timeout or a dropped cable)."""
-        await self.transport.reconnect()
-
-    async def __aenter__(self) -> AgingOven:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- one exchange each ---------------------------------------------------------------
     def _check(self, reply: str, command: str) -> str:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from types import TracebackType
 
 from drivers.errors import ProtocolError
+from drivers.link import InstrumentLink
 from drivers.scpi import ScpiInstrument
 from drivers.transport.base import DEFAULT_TIMEOUT_S, Transport
 from drivers.transport.factory import make_transport
@@ -59,58 +59,20 @@ def _format_number(value: float) -> str:
     return f"{value:.6g}"
 
 
-class LaminationPress:
+class LaminationPress(InstrumentLink):
     """A hot lamination press: two heated platens, a hydraulic ram, door, alarms, watchdog."""
 
     def __init__(self, resource: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        self._scpi = ScpiInstrument(make_transport(resource, timeout_s))
+        self.transport = make_transport(resource, timeout_s)
+        self._scpi = ScpiInstrument(self.transport)
 
     @classmethod
     def from_transport(cls, transport: Transport) -> LaminationPress:
         """A driver over an existing transport (open or not)."""
         press = cls.__new__(cls)
+        press.transport = transport
         press._scpi = ScpiInstrument(transport)
         return press
-
-    # -- the link ------------------------------------------------------------------------
-    @property
-    def resource(self) -> str:
-        """The press's VISA resource string."""
-        return self._scpi.resource
-
-    @property
-    def transport(self) -> Transport:
-        """The line transport underneath (TCP socket, serial or pyvisa)."""
-        return self._scpi.transport
-
-    @property
-    def is_connected(self) -> bool:
-        """True while the link is open."""
-        return self._scpi.transport.is_open
-
-    async def connect(self) -> None:
-        """Open the link (raises ``InstrumentConnectionError`` if the press is unreachable)."""
-        await self._scpi.transport.open()
-
-    async def close(self) -> None:
-        """Close the link. Does not change anything on the press."""
-        await self._scpi.transport.close()
-
-    async def reconnect(self) -> None:
-        """Close and open the link again (after a timeout or a dropped connection)."""
-        await self._scpi.transport.reconnect()
-
-    async def __aenter__(self) -> LaminationPress:
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- identity and status -------------------------------------------------------------
     async def identify(self) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from types import TracebackType
 
 from drivers.errors import (
     InstrumentCommandError,
@@ -26,6 +25,7 @@ from drivers.errors import (
     InstrumentTimeout,
     ProtocolError,
 )
+from drivers.link import InstrumentLink
 from drivers.peel_stream import (
     END_REASONS,
     STREAM_PREFIXES,
@@ -58,7 +58,7 @@ class PeelTesterIdentity:
         return f"{self.maker},{self.model},{self.serial},{self.firmware}"
 
 
-class PeelTester:
+class PeelTester(InstrumentLink):
     """A 90° peel tester on a serial port (``ASRL…::INSTR``, a device path, or VISA)."""
 
     def __init__(
@@ -75,35 +75,10 @@ class PeelTester:
         self.loaded_specimen_id: str | None = None
         self.peeling = False
 
-    @property
-    def resource(self) -> str:
-        """The tester's address."""
-        return self.transport.resource
-
-    async def open(self) -> None:
-        """Open the link."""
-        await self.transport.open()
-
-    async def close(self) -> None:
-        """Close the link."""
-        await self.transport.close()
-
     async def reconnect(self) -> None:
         """Close and reopen the link (after a drop, a stable port name comes back)."""
         self.peeling = False
-        await self.transport.reconnect()
-
-    async def __aenter__(self) -> PeelTester:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
+        await super().reconnect()
 
     # -- one exchange each ---------------------------------------------------------------
     async def _command(self, line: str) -> None:

@@ -13,10 +13,10 @@ can refuse bad parameters before anything reaches the laser.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Literal, get_args
 
 from drivers.errors import ProtocolError
+from drivers.link import InstrumentLink
 from drivers.scpi import ScpiInstrument, parse_floats
 from drivers.transport.base import Transport
 from drivers.transport.factory import make_transport
@@ -145,7 +145,7 @@ def _on_off(reply: str, on: str, off: str, *, what: str, resource: str) -> bool:
     raise ProtocolError(f"malformed {what} reply", reply=reply, resource=resource)
 
 
-class UvLaser(ScpiInstrument):
+class UvLaser(InstrumentLink, ScpiInstrument):
     """The UV laser driller: key, interlocks, shutter, source settings and jobs."""
 
     limits = LASER_LIMITS
@@ -154,30 +154,6 @@ class UvLaser(ScpiInstrument):
         self, resource: str, timeout_s: float = 2.0, transport: Transport | None = None
     ) -> None:
         super().__init__(transport or make_transport(resource, timeout_s))
-
-    async def open(self) -> None:
-        """Open the link."""
-        await self.transport.open()
-
-    async def close(self) -> None:
-        """Close the link (the laser keeps its state)."""
-        await self.transport.close()
-
-    async def reconnect(self) -> None:
-        """Close and reopen the link after a drop."""
-        await self.transport.reconnect()
-
-    async def __aenter__(self) -> UvLaser:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- safety chain --------------------------------------------------------------------
     async def key_on(self) -> bool:
