@@ -75,12 +75,25 @@ class LineProtocol(asyncio.Protocol):
             self._deliver(data)  # the common case: exactly one whole reply
             return
         buf += data
-        start = 0
-        while (end := buf.find(b"\n", start)) >= 0:
-            self._deliver(bytes(buf[start : end + 1]))
-            start = end + 1
-        if start:
-            del buf[:start]
+        cut = buf.rfind(b"\n") + 1
+        if cut:
+            # A streaming instrument sends many lines per read: split them in one C call
+            # rather than one find/slice/deliver round per line.
+            lines = [part + b"\n" for part in bytes(buf[:cut]).split(b"\n")[:-1]]
+            del buf[:cut]
+            first = 0
+            while first < len(lines) and (
+                self.discard or (self.waiter is not None and not self.waiter.done())
+            ):
+                self._deliver(lines[first])
+                first += 1
+            if first < len(lines):
+                self.lines.extend(lines[first:] if first else lines)
+                if len(self.lines) > MAX_QUEUED_LINES and not self._reading_paused:
+                    self._reading_paused = True
+                    with contextlib.suppress(Exception):
+                        assert self.transport is not None
+                        self.transport.pause_reading()
         if len(buf) > self.limit:
             buf.clear()
             self._fail(_LineTooLong())
