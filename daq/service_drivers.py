@@ -56,11 +56,16 @@ DRIVERS: dict[str, DriverSpec] = {
     ),
     # Streams instead of being polled: daq.peel.watch.watch_and_capture reads it.
     "peel_tester": DriverSpec("drivers.peel_tester:PeelTester", None, "peel", "peel1"),
-    # Not polled: the aging run reads the oven's own log (daq.procedures.aging_run) and a
-    # laser job polls its laser (daq.procedures.laser_job); an idle poller would only
-    # compete with them on the link.
-    "aging_oven": DriverSpec("drivers.aging_oven:AgingOven", None, "oven", "oven1"),
-    "uv_laser": DriverSpec("drivers.uv_laser:UvLaser", None, "laser", "laser1"),
+    # Polled slowly for the live view; an aging run accounts its hours from the oven's
+    # own log and a laser job polls its interlocks itself, each query under the link lock.
+    "aging_oven": DriverSpec(
+        "drivers.aging_oven:AgingOven", "daq.aging.acquisition:poll_oven", "oven", "oven1",
+        default_poll_interval_s=1.0,
+    ),
+    "uv_laser": DriverSpec(
+        "drivers.uv_laser:UvLaser", "daq.laser.acquisition:poll_laser", "laser", "laser1",
+        default_poll_interval_s=0.5,
+    ),
 }
 
 
