@@ -1,12 +1,5 @@
 """What a campaign needs of the station: all four instruments, and its clock.
 
-The service's embedded station registers the press and the peel tester; a campaign also
-needs the aging oven and the UV laser, so :func:`campaign_drivers` registers them (as
-documented in docs/data-plane.md and docs/laser.md) for as long as the campaign's
-:class:`~daq.service.Lab` runs, and restores the registry afterwards. Neither is polled
-by the station: the aging run reads the oven's own log and the laser job polls its
-laser, so an idle poller would only compete with them on the link.
-
 The clock of a resumed campaign continues the stored time line: simulated time at the
 restart is what the stored clock would show had it run on (the downtime counts, as it
 would for real), expressed as the ``time_origin`` every part of the station uses.
@@ -14,37 +7,16 @@ would for real), expressed as the ``time_origin`` every part of the station uses
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from daq.campaign.state import ClockAnchor
 from daq.clock import continuous_origin
 from daq.config import Settings
-from daq.service_drivers import DRIVERS, DriverSpec
-
-CAMPAIGN_DRIVERS: dict[str, DriverSpec] = {
-    "aging_oven": DriverSpec("drivers.aging_oven:AgingOven", None, "oven", "oven1"),
-    "uv_laser": DriverSpec("drivers.uv_laser:UvLaser", None, "laser", "laser1"),
-}
 
 
 class StationIncomplete(LookupError):
     """The station lacks an instrument the campaign needs."""
-
-
-@contextlib.contextmanager
-def campaign_drivers() -> Iterator[None]:
-    """Register the oven and the laser with the station while the block runs."""
-    added = [name for name in CAMPAIGN_DRIVERS if name not in DRIVERS]
-    for name in added:
-        DRIVERS[name] = CAMPAIGN_DRIVERS[name]
-    try:
-        yield
-    finally:
-        for name in added:
-            DRIVERS.pop(name, None)
 
 
 def instrument_of(lab: Any, driver: str) -> tuple[str, Any]:

@@ -104,7 +104,7 @@ async def _carry_out(path: Path, campaign: Campaign, sha: str, settings: Setting
     from daq.campaign.runner import CampaignRunner
     from daq.campaign.runner import Progress as Where
     from daq.campaign.state import open_campaign, save_clock
-    from daq.campaign.station import campaign_drivers, settings_on_clock
+    from daq.campaign.station import settings_on_clock
     from daq.service import Lab
 
     task = asyncio.current_task()
@@ -112,30 +112,29 @@ async def _carry_out(path: Path, campaign: Campaign, sha: str, settings: Setting
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     stored = await _stored_anchor(settings, campaign.id)
     settings, anchor = settings_on_clock(settings, stored, campaign.time.press_scale)
-    with campaign_drivers():
-        async with Lab(settings) as lab:
-            _, created = await open_campaign(lab.sessions, campaign, sha, str(path), anchor)
-            if not created:
-                await save_clock(lab.sessions, campaign.id, anchor)
-            for run in lab.interrupted:
-                _err.print(f"[yellow]run {run.run_id} ({run.kind}) was cut short: closed "
-                           f"INTERRUPTED with {run.readings_stored} readings; its step is "
-                           "redone[/]", soft_wrap=True)
-            if not created and not quiet:
-                _err.print(f"resuming campaign {campaign.id}")
-            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("{task.fields[extra]}"), TimeElapsedColumn())
-            with Progress(*columns, console=_err, disable=quiet, transient=False) as bar:
-                steps = bar.add_task(f"campaign {campaign.id}", total=None, extra="")
+    async with Lab(settings) as lab:
+        _, created = await open_campaign(lab.sessions, campaign, sha, str(path), anchor)
+        if not created:
+            await save_clock(lab.sessions, campaign.id, anchor)
+        for run in lab.interrupted:
+            _err.print(f"[yellow]run {run.run_id} ({run.kind}) was cut short: closed "
+                       f"INTERRUPTED with {run.readings_stored} readings; its step is "
+                       "redone[/]", soft_wrap=True)
+        if not created and not quiet:
+            _err.print(f"resuming campaign {campaign.id}")
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[extra]}"), TimeElapsedColumn())
+        with Progress(*columns, console=_err, disable=quiet, transient=False) as bar:
+            steps = bar.add_task(f"campaign {campaign.id}", total=None, extra="")
 
-                def show(p: Where) -> None:
-                    extra = p.current
-                    if p.current == "aging" and p.aging_h is not None:
-                        extra = f"aging {p.aging_h:.0f}/{p.aging_target_h or 0:g} h in tolerance"
-                    bar.update(steps, total=p.total, completed=p.done, extra=extra)
+            def show(p: Where) -> None:
+                extra = p.current
+                if p.current == "aging" and p.aging_h is not None:
+                    extra = f"aging {p.aging_h:.0f}/{p.aging_target_h or 0:g} h in tolerance"
+                bar.update(steps, total=p.total, completed=p.done, extra=extra)
 
-                runner = CampaignRunner(lab, campaign, on_progress=show)
-                await runner.run()
+            runner = CampaignRunner(lab, campaign, on_progress=show)
+            await runner.run()
     return campaign.id
 
 
