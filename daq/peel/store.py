@@ -47,6 +47,12 @@ class SpecimenContext:
     material_key: str
     adhesive_thickness_um: float
 
+    @classmethod
+    def of(cls, specimen: Specimen, sample: Sample) -> SpecimenContext:
+        """The context of a stored specimen and its sample lot."""
+        return cls(specimen.id, sample.id, specimen.laminate_id, specimen.aging_hours,
+                   specimen.width_mm, sample.material_key, sample.adhesive_thickness_um)
+
 
 @dataclass
 class PeelRecord:
@@ -94,15 +100,7 @@ class PeelStore:
         if row is None:
             return None
         specimen, sample = row
-        return SpecimenContext(
-            specimen.id,
-            sample.id,
-            specimen.laminate_id,
-            specimen.aging_hours,
-            specimen.width_mm,
-            sample.material_key,
-            sample.adhesive_thickness_um,
-        )
+        return SpecimenContext.of(specimen, sample)
 
     async def ensure_specimen(
         self,
@@ -156,15 +154,7 @@ class PeelStore:
                     created_ts=now_ts,
                 )
                 session.add(specimen)
-            return SpecimenContext(
-                specimen.id,
-                sample.id,
-                specimen.laminate_id,
-                specimen.aging_hours,
-                specimen.width_mm,
-                sample.material_key,
-                sample.adhesive_thickness_um,
-            )
+            return SpecimenContext.of(specimen, sample)
 
     async def save(self, record: PeelRecord) -> None:
         """Store the test, its curve and its result; mark the specimen PEELED if done."""
