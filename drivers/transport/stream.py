@@ -63,6 +63,10 @@ class LineProtocol(asyncio.Protocol):
             waiter.set_result(line)
             return
         self.lines.append(line)
+        self._pause_if_full()
+
+    def _pause_if_full(self) -> None:
+        """Stop reading from the device while too many lines wait (a full UART buffer)."""
         if len(self.lines) > MAX_QUEUED_LINES and not self._reading_paused:
             self._reading_paused = True
             with contextlib.suppress(Exception):
@@ -89,11 +93,7 @@ class LineProtocol(asyncio.Protocol):
                 first += 1
             if first < len(lines):
                 self.lines.extend(lines[first:] if first else lines)
-                if len(self.lines) > MAX_QUEUED_LINES and not self._reading_paused:
-                    self._reading_paused = True
-                    with contextlib.suppress(Exception):
-                        assert self.transport is not None
-                        self.transport.pause_reading()
+                self._pause_if_full()
         if len(buf) > self.limit:
             buf.clear()
             self._fail(_LineTooLong())
