@@ -121,3 +121,36 @@ def sessions(engine: Any) -> Any:
     from daq.storage.database import session_factory
 
     return session_factory(engine)
+
+
+# -- the timing-sensitive set (scripts/stress runs it beside stress-ng) ----------------
+
+#: Tests whose outcome could depend on how fast the machine is: accelerated clocks at high
+#: scales, watchdogs, outages, crashes, live streams, a browser. They must wait for what
+#: they mean, never for a real-time margin; `scripts/stress` runs them under CPU load.
+TIMING_SENSITIVE = (
+    "tests/aging/",
+    "tests/api/test_stream.py",
+    "tests/browser/",
+    "tests/campaign/",
+    "tests/laser/test_laser_job.py",
+    "tests/mqtt/",
+    "tests/peel/test_procedure.py",
+    "tests/peel/test_watch.py",
+    "tests/press_cycle/test_cli.py",
+    "tests/press_cycle/test_cycle.py",
+    "tests/press_driver/test_watchdog.py",
+    "tests/safety/",
+    "tests/service/",
+    "tests/storage/test_readings.py",
+    "tests/transport/test_cancellation.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the timing-sensitive set ``timing`` (select it with ``-m timing``)."""
+    root = Path(str(config.rootpath))
+    for item in items:
+        where = Path(str(item.path)).relative_to(root).as_posix()
+        if where.startswith(TIMING_SENSITIVE):
+            item.add_marker(pytest.mark.timing)
