@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     readings_flush_interval_s: float = Field(default=0.5, gt=0)
     mqtt_readings_queue: int = Field(default=100_000, gt=0)
     instruments: dict[str, InstrumentConfig] = Field(default_factory=dict)
+    claim_heartbeat_s: float = Field(
+        default=5.0, gt=0, description="wall seconds between heartbeats of instrument claims")
+    claim_stale_s: float = Field(
+        default=15.0, gt=0, description="a claim whose heartbeat is older (wall seconds) may "
+        "be taken over; 3x the heartbeat interval")
 
     @property
     def simulated(self) -> bool:

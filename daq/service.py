@@ -42,6 +42,7 @@ from daq.service_drivers import (
     plan_instruments,
     simulators_needed,
 )
+from daq.station.ownership import InstrumentClaims
 from daq.storage.database import create_engine, session_factory, upgrade
 from daq.storage.models import Instrument as InstrumentRow
 from daq.storage.readings import ReadingWriter
@@ -110,6 +111,7 @@ class Lab:
         self.runs: dict[str, ActiveRun] = {}
         self.interrupted: list[InterruptedRun] = []
         self.engine: AsyncEngine | None = None
+        self.claims: InstrumentClaims | None = None
         self.sessions: async_sessionmaker[AsyncSession]
         self.recorder: DbRecorder
         self.writer: ReadingWriter
@@ -142,7 +144,21 @@ class Lab:
         outbox = OutboxDrainer(self.sessions, self.clock)
         self.recorder = DbRecorder(self.sessions, self.bus, prefix=s.mqtt_prefix,
                                    station=s.station, clock=self.clock)
-        self.interrupted = await recover_interrupted(self.recorder, now_ts=self.clock.now())
+        # Every instrument is claimed before any driver is opened (and before recovery,
+        # which must know this station owns what it is about to close): a refusal stops
+        # the start-up here, naming the holder, with nothing half-owned.
+        resources: dict[str, str] | None = None
+        if s.simulated:
+            resources = await self._start_simulators()
+        planned_instruments = plan_instruments(s, resources)
+        self.claims = InstrumentClaims(
+            self.sessions, s.station, heartbeat_s=s.claim_heartbeat_s,
+            stale_s=s.claim_stale_s, sim_now=self.clock.now)
+        await self.claims.claim_all({p.name: p.config.address() for p in planned_instruments})
+        self._stack.push_async_callback(self.claims.close)
+        self.claims.start_heartbeat()
+        self.interrupted = await recover_interrupted(
+            self.recorder, now_ts=self.clock.now(), stale_after_s=s.claim_stale_s)
         for run in self.interrupted:
             log.warning("run %s (%s) was live when the service stopped: now INTERRUPTED, "
                         "%d readings stored", run.run_id, run.kind, run.readings_stored)
@@ -162,10 +178,7 @@ class Lab:
         )
         await self.publisher.start()
         self._stack.push_async_callback(self.publisher.stop)
-        resources: dict[str, str] | None = None
-        if s.simulated:
-            resources = await self._start_simulators()
-        for planned in plan_instruments(s, resources):
+        for planned in planned_instruments:
             await self._connect(planned)
         self._stack.push_async_callback(self._close_instruments)
         # Registered last, so it runs first on the way out: procedures to safe state.
@@ -210,7 +223,8 @@ class Lab:
         try:
             async with self.sessions() as session, session.begin():
                 await session.merge(InstrumentRow(
-                    name=instrument.name, driver=instrument.driver_name,
+                    station=self.settings.station, name=instrument.name,
+                    driver=instrument.driver_name,
                     resource=instrument.resource, idn=instrument.idn,
                     last_seen_ts=self.clock.now() if instrument.idn else None,
                     status="online" if instrument.idn else "offline",

@@ -191,9 +191,11 @@ class ReadingPage(Page):
 
 
 class InstrumentOut(BaseModel):
-    """An instrument: link state, identity and the latest values."""
+    """An instrument: link state, identity and the latest values; ``station`` is the
+    station that controls it (another station's instruments are listed read-only)."""
 
     name: str
+    station: str | None = None
     driver: str | None = None
     resource: str | None = None
     status: str

@@ -37,10 +37,14 @@ SPECIMEN_STATES = ("AS_MADE", "AGING", "PULLED", "PEELED")
 
 
 class Instrument(Base):
-    """An instrument the station knows: which driver speaks to it, where, and its health."""
+    """An instrument a station knows: which driver speaks to it, where, and its health.
+
+    Keyed by (station, name): two stations sharing one database may both call their
+    press ``press1``. Rows written before 0007 carry station ``""`` (unknown)."""
 
     __tablename__ = "instruments"
 
+    station: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     driver: Mapped[str] = mapped_column(String(64))
     resource: Mapped[str] = mapped_column(String(255))

@@ -1,17 +1,26 @@
 """Crash honesty: runs found live at start-up are closed as INTERRUPTED, saying how much
 of their data reached the database.
 
+Recovery is per station: a station closes only the runs it started itself
+(``runs.station``), never a live run of another station sharing the database. Rows
+without a station (written by a recorder given none, before stations had ids) are
+closed only when no live claim of another station covers their instrument: such a run
+is either this station's own from before, or an orphan nobody can finish — but while
+another station holds an instrument of that name, the run may be its live one.
+
 Runs of resumable kinds (the aging run, by default) are left alone: their procedure
 picks them up again.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
+from daq.storage.claim_models import InstrumentClaim
 from daq.storage.models import ReadingRow, Run, RunEventRow
 from daq.storage.recorder import DbRecorder
 
@@ -38,19 +47,36 @@ async def recover_interrupted(
     *,
     now_ts: float | None = None,
     resumable_kinds: Iterable[str] = RESUMABLE_KINDS,
+    stale_after_s: float = 15.0,
 ) -> list[InterruptedRun]:
-    """Mark every live run (except resumable kinds) INTERRUPTED; return what was found.
+    """Mark this station's live runs (``recorder.station``; except resumable kinds)
+    INTERRUPTED; return what was found. ``stale_after_s`` is the claim staleness bound:
+    a claim of another station with a fresher heartbeat is live.
 
     The stored readings are counted from the ``readings`` table itself (the truth after a
     crash), and ``ended_ts`` is the last moment the record shows the run alive.
     """
     skip = set(resumable_kinds)
     async with recorder.sessions() as session:
+        station = recorder.station
+        mine = Run.station.is_(None) if station is None else or_(
+            Run.station == station, Run.station.is_(None))
         live = list(
             await session.scalars(
-                select(Run).where(Run.status == "RUNNING").order_by(Run.started_ts)
+                select(Run).where(Run.status == "RUNNING", mine).order_by(Run.started_ts)
             )
         )
+        fresh = time.time() - stale_after_s
+        held_elsewhere = set(
+            await session.scalars(
+                select(InstrumentClaim.instrument).where(
+                    InstrumentClaim.heartbeat >= fresh,
+                    InstrumentClaim.station != (station or ""),
+                )
+            )
+        )
+        live = [run for run in live
+                if run.station is not None or run.instrument not in held_elsewhere]
         found: list[InterruptedRun] = []
         for run in live:
             if run.kind in skip:

@@ -54,7 +54,7 @@ async def test_embedded_broker_carries_readings_status_and_events(
         assert "daq_mqtt_connected 1" in text
         assert 'daq_instrument_up{instrument="press1"} 1' in text
         async with lab.sessions() as session:
-            row = await session.get(InstrumentRow, "press1")
+            row = await session.get(InstrumentRow, (lab.settings.station, "press1"))
         assert row is not None and row.driver == "lamination_press"
         assert row.idn is not None and "Press" in row.idn and row.status == "online"
 

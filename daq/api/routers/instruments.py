@@ -18,8 +18,10 @@ router = APIRouter(
 
 
 def describe_instruments(lab: Any, rows: list[Instrument]) -> list[InstrumentOut]:
-    """Merge what the database knows (driver, resource, idn) with the live pollers."""
-    known = {row.name: row for row in rows}
+    """Merge what the database knows (driver, resource, idn) with the live pollers; rows
+    of other stations sharing the database follow, as stored (keyed by station, name)."""
+    station = getattr(getattr(lab, "settings", None), "station", None)
+    known = {row.name: row for row in rows if row.station in (station, "")}
     configured = getattr(getattr(lab, "settings", None), "instruments", {}) or {}
     pollers = pollers_of(lab)
     live = getattr(lab, "instruments", {}) or {}
@@ -35,6 +37,7 @@ def describe_instruments(lab: Any, rows: list[Instrument]) -> list[InstrumentOut
         out.append(
             InstrumentOut(
                 name=name,
+                station=station,
                 driver=getattr(inst, "driver_name", None)
                 or (row.driver if row else (cfg.driver if cfg else None)),
                 resource=getattr(inst, "resource", None)
@@ -48,6 +51,13 @@ def describe_instruments(lab: Any, rows: list[Instrument]) -> list[InstrumentOut
                 else {},
             )
         )
+    for row in sorted(rows, key=lambda r: (r.station, r.name)):
+        if row.station in (station, ""):
+            continue
+        out.append(InstrumentOut(
+            name=row.name, station=row.station, driver=row.driver, resource=row.resource,
+            status=row.status, idn=row.idn, last_seen_ts=row.last_seen_ts,
+        ))
     return out
 
 

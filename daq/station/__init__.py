@@ -1,0 +1,1 @@
+"""The station's own machinery: ownership of its instruments (``daq.station.ownership``)."""

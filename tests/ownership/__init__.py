@@ -1,0 +1,1 @@
+"""Exclusive ownership of instruments: claims, serial locks, per-station recovery."""
