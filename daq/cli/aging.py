@@ -28,6 +28,7 @@ from daq.clock import SimClock, iso
 from daq.config import Settings, load_settings
 from daq.messages import RunEvent
 from daq.procedures.aging_run import AgingRunner
+from daq.station.errors import InstrumentClaimed
 from drivers.aging_oven import AgingOven
 from drivers.errors import InstrumentError
 
@@ -73,6 +74,9 @@ def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a command; errors become one line on stderr and exit 1, never a traceback."""
     try:
         return asyncio.run(main())
+    except InstrumentClaimed as exc:  # another station controls the oven: nothing opened
+        _err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     except (AgingError, InstrumentError, ValueError) as exc:
         _err.print(f"[red]error:[/red] {exc}")
     except KeyboardInterrupt:
@@ -117,8 +121,12 @@ async def _oven_source(st: Station, name: str, resource: str | None
             drivers[target] = AgingOven(target, timeout=timeout_s, baudrate=baudrate)
         return drivers[target]
 
+    from daq.station.ownership import station_claims
+
     try:
-        yield chosen, factory
+        # Refused, naming the holder, while a station controls this oven.
+        async with station_claims(st.sessions, st.settings, {name: chosen}):
+            yield chosen, factory
     finally:
         for drv in drivers.values():
             await drv.close()

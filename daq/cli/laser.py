@@ -30,6 +30,7 @@ from daq.laser.grading import RULE
 from daq.laser.params import LaserJobParams, LaserParameterOutOfRange, validate
 from daq.laser.store import LaserJobStore, SampleInfo
 from daq.procedures.laser_job import LaserJob, LaserJobResult
+from daq.station.errors import InstrumentClaimed
 from drivers.errors import InstrumentError
 from drivers.uv_laser import UvLaser
 
@@ -49,7 +50,7 @@ def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a command; errors become one line on stderr and exit ≠ 0, never a traceback."""
     try:
         return asyncio.run(main())
-    except LaserParameterOutOfRange as exc:
+    except (LaserParameterOutOfRange, InstrumentClaimed) as exc:
         _err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     except (LaserCliError, InstrumentError, ValueError, OSError) as exc:
@@ -199,6 +200,7 @@ def run(
 
     async def main() -> LaserJobResult:
         validate(params)  # before the database, the simulator or the laser
+        from daq.station.ownership import station_claims
         from daq.storage.database import create_engine, session_factory, upgrade
         from daq.storage.recorder import DbRecorder
 
@@ -226,6 +228,7 @@ def run(
                                   station=settings.station, clock=clock)
             async with (
                 _laser_resource(settings, clock, laser_name, resource) as (name, res, simulated),
+                station_claims(sessions, settings, {name: res}),  # refused if a station has it
                 UvLaser(res) as laser,
                 _outbox_publisher(settings, sessions, clock),
             ):

@@ -1,8 +1,9 @@
 """Terminal output shared by the CLI commands: errors without tracebacks, tables, JSON.
 
 Every command reports a failure the same way: one line ``error: <what happened>`` on
-stderr and an exit code (2 for bad input refused before anything happened, 1 for a
-failure while working, 130 for an operator abort). An operator never sees a traceback;
+stderr and an exit code (2 for bad input or an instrument held by another station,
+refused before anything happened, 1 for a failure while working, 130 for an operator
+abort). An operator never sees a traceback;
 ``DAQ_DEBUG=1`` adds it back for developers.
 """
 
@@ -20,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from daq.recipes import RecipeError
+from daq.station.errors import InstrumentClaimed
 from drivers.errors import InstrumentError
 
 #: Exit codes of every command.
@@ -51,6 +53,8 @@ def operator_errors() -> Iterator[None]:
     except typer.Exit:
         raise
     except RecipeError as exc:
+        fail(str(exc), EXIT_REFUSED)
+    except InstrumentClaimed as exc:  # another station controls it: nothing was opened
         fail(str(exc), EXIT_REFUSED)
     except InstrumentError as exc:
         fail(f"{type(exc).__name__}: {exc}")

@@ -34,6 +34,7 @@ from daq.messages import Reading
 from daq.peel.calculation import SteadyRegionRule, summarize
 from daq.peel.store import NoFilm, PeelStore, SpecimenContext, UnknownRun, UnknownSpecimen
 from daq.procedures.peel_test import PeelOutcome, PeelSettings, PeelTest
+from daq.station.errors import InstrumentClaimed
 from drivers.errors import InstrumentError
 from drivers.peel_tester import PeelTester
 
@@ -76,7 +77,7 @@ def _run(coro: Any) -> Any:
         raise
     except KeyboardInterrupt:
         fail("interrupted", 130)
-    except (Refused, NoFilm, UnknownSpecimen, UnknownRun, KeyError) as exc:
+    except (Refused, NoFilm, UnknownSpecimen, UnknownRun, KeyError, InstrumentClaimed) as exc:
         fail(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc), 2)
     except InstrumentError as exc:
         fail(f"{type(exc).__name__}: {exc}")
@@ -121,12 +122,30 @@ async def _is_simulator(tester: PeelTester) -> bool:
 
 
 @asynccontextmanager
+async def _claim(settings: Settings, sessions: Any, name: str, resource: str
+                 ) -> AsyncIterator[None]:
+    """Hold the station's claim on ``resource`` for the block (none without a database)."""
+    if sessions is None:
+        yield
+        return
+    from daq.station.ownership import station_claims
+
+    async with station_claims(sessions, settings, {name: resource}):
+        yield
+
+
+@asynccontextmanager
 async def _tester(
-    settings: Settings, clock: SimClock, resource: str | None, name: str | None
+    settings: Settings, clock: SimClock, resource: str | None, name: str | None,
+    sessions: Any = None,
 ) -> AsyncIterator[tuple[PeelTester, str, bool]]:
-    """The configured tester, the one named by ``--resource``, or an in-process simulator."""
+    """The configured tester, the one named by ``--resource``, or an in-process simulator.
+
+    A real tester is claimed for this command first (``sessions``): while a station
+    holds it the command is refused, naming the holder."""
     if resource:
-        async with PeelTester(resource) as tester:
+        async with _claim(settings, sessions, name or "peel1", resource), \
+                PeelTester(resource) as tester:
             yield tester, name or "peel1", await _is_simulator(tester)
         return
     testers = {k: v for k, v in settings.instruments.items() if v.driver == "peel_tester"}
@@ -136,7 +155,8 @@ async def _tester(
     if testers:
         key = name or next(iter(testers))
         cfg = testers[key]
-        async with PeelTester(cfg.address(), cfg.timeout_s, cfg.baudrate) as tester:
+        async with _claim(settings, sessions, key, cfg.address()), \
+                PeelTester(cfg.address(), cfg.timeout_s, cfg.baudrate) as tester:
             yield tester, key, await _is_simulator(tester)
         return
     from simulators.clock import Clock
@@ -159,7 +179,7 @@ async def _station(
     clock = SimClock(settings.time_scale, settings.time_origin)
     bus = Bus()
     async with _database(settings) as sessions, _tester(
-        settings, clock, resource, name
+        settings, clock, resource, name, sessions
     ) as (tester, instrument, simulated):
         yield Station(settings, clock, bus, PeelStore(sessions), tester, instrument,
                       simulated, sessions)

@@ -241,13 +241,20 @@ async def stored_session(
             return DbRecorder(sessions, bus, prefix=settings.mqtt_prefix,
                               station=settings.station, clock=clock)
 
-        async with press_session(target, clock, recorder) as session:
-            writer = ReadingWriter.from_settings(engine, session.bus, settings)
-            writer.start()
-            try:
-                yield session
-            finally:
-                await writer.stop()
+        async with AsyncExitStack() as claims:
+            if target.resource is not None:  # an in-process simulator is this command's own
+                from daq.station.ownership import station_claims
+
+                # Refused, naming the holder, while a station controls this press.
+                await claims.enter_async_context(
+                    station_claims(sessions, settings, {target.name: target.resource}))
+            async with press_session(target, clock, recorder) as session:
+                writer = ReadingWriter.from_settings(engine, session.bus, settings)
+                writer.start()
+                try:
+                    yield session
+                finally:
+                    await writer.stop()
     finally:
         await engine.dispose()
 

@@ -19,7 +19,9 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from daq.cli.output import EXIT_REFUSED
 from daq.config import Settings, load_settings
+from daq.station.errors import InstrumentClaimed
 
 T = TypeVar("T")
 console = Console(soft_wrap=True)
@@ -75,6 +77,8 @@ def run(
         code = _run(_serve(settings))
     except KeyboardInterrupt:
         code = 130
+    except InstrumentClaimed as exc:  # another owner has it: refused before anything opened
+        raise _fail(f"station {settings.station} not started: {exc}", EXIT_REFUSED) from None
     except Exception as exc:
         raise _fail(_explain(exc)) from None
     raise typer.Exit(code)

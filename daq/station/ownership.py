@@ -34,6 +34,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from daq.config import Settings
 from daq.station.errors import Holder, InstrumentClaimed, iso_utc
 from daq.storage.claim_models import InstrumentClaim
 from daq.storage.errors import is_transient
@@ -50,6 +51,7 @@ __all__ = [
     "claimed",
     "normalise_resource",
     "pid_alive",
+    "station_claims",
 ]
 
 log = logging.getLogger(__name__)
@@ -376,4 +378,17 @@ async def claimed(
     claims = InstrumentClaims(sessions, station, heartbeat_s=heartbeat_s, stale_s=stale_s)
     await claims.claim_all(instruments)
     async with claims:
+        yield claims
+
+
+@asynccontextmanager
+async def station_claims(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings,
+    instruments: Mapping[str, str],
+) -> AsyncIterator[InstrumentClaims]:
+    """:func:`claimed` for the station of ``settings`` (its id, heartbeat and bound): what
+    a CLI command that opens an instrument itself holds while it does."""
+    async with claimed(sessions, settings.station, instruments,
+                       heartbeat_s=settings.claim_heartbeat_s,
+                       stale_s=settings.claim_stale_s) as claims:
         yield claims
