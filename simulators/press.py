@@ -301,6 +301,9 @@ class PressSimulator(SimInstrument):
             self.history.append((self.clock.now(), text))
             if len(self.history) > 20_000:
                 del self.history[:10_000]
+            # An expired watchdog has tripped, whether or not the tick has run since: a
+            # command arriving late finds the press safe, it does not re-arm it.
+            self._check_watchdog()
             self.kick_watchdog()
         reply = super().handle(line)
         self._refresh_state()

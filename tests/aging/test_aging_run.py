@@ -21,7 +21,7 @@ from daq.storage.models import MqttOutbox, Run, RunEventRow, Specimen
 from daq.storage.recorder import DbRecorder
 from drivers.aging_oven import AgingOven
 from drivers.errors import InstrumentCommandError
-from tests.aging.conftest import OvenRig, add_specimens
+from tests.aging.conftest import OvenRig, add_specimens, until
 
 HOUR = 3600.0
 
@@ -68,23 +68,23 @@ async def test_door_open_two_hours_is_one_excursion_with_one_alarm(
 ) -> None:
     await add_specimens(sessions, ["S1"])
     runner = runner_for(rig, oven, recorder, sessions)
-    # 150 h at a million times real time leave ~0.5 s of real margin after the door
-    # opens, so a busy machine cannot end the run before the fault is injected.
-    rid = await runner.start(AgingPlan(target_h=150, pullouts_h=(150,)), ["S1"])
-    await rig.clock.sleep(5 * HOUR)
-    door_ts = rig.clock.now()
+    rig.freeze_oven()  # the door opens at hour 5 of the oven's time, however busy we are
+    rid = await runner.start(AgingPlan(target_h=30, pullouts_h=(30,)), ["S1"])
+    run = runner.runs[rid]
+    door_ts = await rig.run_oven_to(run.acc.started_ts + 5 * HOUR,
+                                    lambda: run.acc.accounted_until_ts)
     rig.sim.inject("door", "2")
+    rig.release_oven()
     await runner.wait(rid)
     report = await status(sessions, rid)
     (exc,) = report["excursions"]
-    # at a million times real time, a millisecond of the test is 17 simulated minutes
     assert door_ts - 120 <= exc["start_ts"] <= door_ts + 0.5 * HOUR
     # two hours open, then the chamber climbs back into the band
     assert 2.0 <= exc["duration_h"] <= 3.5
     assert exc["peak_deviation_c"] < -100.0 and exc["alarm_raised"]
     assert report["out_of_tolerance_h"] == pytest.approx(exc["duration_h"], abs=0.2)
-    assert report["in_tolerance_h"] == pytest.approx(150.0)
-    assert report["elapsed_h"] == pytest.approx(150.0 + report["out_of_tolerance_h"], abs=1e-6)
+    assert report["in_tolerance_h"] == pytest.approx(30.0)
+    assert report["elapsed_h"] == pytest.approx(30.0 + report["out_of_tolerance_h"], abs=1e-6)
     assert_accounts_every_hour(report)
     messages = await outbox(sessions)
     alarms = [m for m in messages if m["topic"].endswith("/alarms")]
@@ -100,10 +100,12 @@ async def test_every_event_and_alarm_of_a_run_has_its_outbox_row(
 ) -> None:
     await add_specimens(sessions, ["S1"])
     runner = runner_for(rig, oven, recorder, sessions)
-    # Long enough that the door opens well before the run can end on a busy machine.
-    rid = await runner.start(AgingPlan(target_h=200, pullouts_h=(100, 200)), ["S1"])
-    await rig.clock.sleep(3 * HOUR)
+    rig.freeze_oven()  # the door opens at hour 3 of the oven's time, before the end
+    rid = await runner.start(AgingPlan(target_h=40, pullouts_h=(20, 40)), ["S1"])
+    run = runner.runs[rid]
+    await rig.run_oven_to(run.acc.started_ts + 3 * HOUR, lambda: run.acc.accounted_until_ts)
     rig.sim.inject("door", "1")
+    rig.release_oven()
     await runner.wait(rid)
     async with sessions() as s:
         events = list(await s.scalars(select(RunEventRow).where(RunEventRow.run_id == rid)))
@@ -143,14 +145,12 @@ async def test_a_stopped_service_resumes_and_back_fills_from_the_oven_log(
 ) -> None:
     await add_specimens(sessions, ["S1"])
     runner = runner_for(rig, oven, recorder, sessions)
+    rig.freeze_oven()  # the service goes down once the run has accounted 25 h, not later
     rid = await runner.start(AgingPlan(target_h=100, pullouts_h=(50, 100)), ["S1"])
-    # Stop once the run has accounted 25 h: waiting a fixed 30 simulated hours is 0.1 s
-    # real at this scale, and on a busy machine the accounting can lag behind by hours.
-    for _ in range(10_000):
-        if runner.runs[rid].acc.in_tolerance_h >= 25:
-            break
-        await asyncio.sleep(0.001)
+    run = runner.runs[rid]
+    await rig.run_oven_to(run.acc.started_ts + 25 * HOUR, lambda: run.acc.accounted_until_ts)
     await runner.stop()  # the service goes down; the run stays RUNNING
+    rig.release_oven()
     async with sessions() as s:
         row = await s.get(AgingRunRow, rid)
         assert row is not None and row.status == "RUNNING"
@@ -179,12 +179,14 @@ async def test_log_holes_and_garbled_lines_are_unmonitored_never_invented(
 ) -> None:
     await add_specimens(sessions, ["S1"])
     runner = runner_for(rig, oven, recorder, sessions)
-    # Targets leave ~0.5 s real margin after the last fault at a million times real time.
-    rid = await runner.start(AgingPlan(target_h=150, pullouts_h=(150,)), ["S1"])
-    await rig.clock.sleep(5 * HOUR)
+    rig.freeze_oven()  # faults at hours 5 and 10 of the oven's time, before the end
+    rid = await runner.start(AgingPlan(target_h=40, pullouts_h=(40,)), ["S1"])
+    run = runner.runs[rid]
+    await rig.run_oven_to(run.acc.started_ts + 5 * HOUR, lambda: run.acc.accounted_until_ts)
     rig.sim.inject("log_holes", "2")
-    await rig.clock.sleep(5 * HOUR)
-    rig.sim.inject("garble", "3")
+    await rig.run_oven_to(run.acc.started_ts + 10 * HOUR, lambda: run.acc.accounted_until_ts)
+    await rig.release_oven_with_a_row_waiting()
+    rig.sim.inject("garble", "3")  # the next page has rows: they are garbled
     await runner.wait(rid)
     report = await status(sessions, rid)
     assert report["status"] == "DONE"
@@ -214,11 +216,16 @@ async def test_an_oven_that_answers_nonsense_leaves_the_run_going(
 ) -> None:
     await add_specimens(sessions, ["S1"])
     runner = runner_for(rig, oven, recorder, sessions)
-    rid = await runner.start(AgingPlan(target_h=150, pullouts_h=(150,)), ["S1"])
-    await rig.clock.sleep(5 * HOUR)
-    rig.sim.inject("stall", "0.3")  # real seconds: the oven hangs, the link times out
-    await rig.clock.sleep(5 * HOUR)
+    rig.freeze_oven()  # faults at hours 5 and 10 of the oven's time, before the end
+    rid = await runner.start(AgingPlan(target_h=60, pullouts_h=(60,)), ["S1"])
+    run = runner.runs[rid]
+    await rig.run_oven_to(run.acc.started_ts + 5 * HOUR, lambda: run.acc.accounted_until_ts)
+    rig.sim.inject("stall")  # the oven hangs until the run's link has timed out
+    await until(lambda: run.errors_seen >= 1, "the run never saw the oven hang")
+    rig.sim.faults.clear()
+    await rig.run_oven_to(run.acc.started_ts + 10 * HOUR, lambda: run.acc.accounted_until_ts)
     rig.sim.inject("drop")
+    rig.release_oven()
     await runner.wait(rid)
     report = await status(sessions, rid)
     assert report["status"] == "DONE" and report["unmonitored_h"] == 0.0
@@ -231,12 +238,15 @@ async def test_a_log_page_garbled_on_the_line_is_asked_again_not_lost(
 ) -> None:
     await add_specimens(sessions, ["S1"])
     runner = runner_for(rig, oven, recorder, sessions)
-    rid = await runner.start(AgingPlan(target_h=150, pullouts_h=(150,)), ["S1"])
-    await rig.clock.sleep(5 * HOUR)
-    rig.sim.inject("garble", "2")
+    rig.freeze_oven()  # the garbled page comes at hour 5 of the oven's time, not after the end
+    rid = await runner.start(AgingPlan(target_h=30, pullouts_h=(30,)), ["S1"])
+    run = runner.runs[rid]
+    await rig.run_oven_to(run.acc.started_ts + 5 * HOUR, lambda: run.acc.accounted_until_ts)
+    await rig.release_oven_with_a_row_waiting()
+    rig.sim.inject("garble", "2")  # the next page has rows: it and its retry are garbled
     await runner.wait(rid)
     report = await status(sessions, rid)
-    assert report["unmonitored_h"] == 0.0 and report["in_tolerance_h"] == pytest.approx(150)
+    assert report["unmonitored_h"] == 0.0 and report["in_tolerance_h"] == pytest.approx(30)
     async with sessions() as s:
         notes = [e.data.get("what") for e in await s.scalars(
             select(RunEventRow).where(RunEventRow.run_id == rid))]
@@ -253,10 +263,12 @@ async def test_a_locked_database_delays_the_record_but_loses_no_hour(
     await add_specimens(sessions, ["S1"])
     recorder = DbRecorder(sessions, None, clock=rig.clock, retry_for_s=0.05)
     runner = runner_for(rig, oven, recorder, sessions)
+    rig.freeze_oven()  # the lock is taken at hour 50 of the oven's time, before the end
     rid = await runner.start(AgingPlan(target_h=300, pullouts_h=(300,)), ["S1"])
-    await rig.clock.sleep(50 * HOUR)
+    run = runner.runs[rid]
+    await rig.run_oven_to(run.acc.started_ts + 50 * HOUR, lambda: run.acc.accounted_until_ts)
     blocker = sqlite3.connect(path, timeout=0.01)
-    # Another writer takes the lock; the run checkpoints often, so retry until it is free.
+    # Another writer takes the lock; a run that checkpoints may hold it: retry until free.
     for _ in range(500):
         try:
             blocker.execute("BEGIN IMMEDIATE")
@@ -265,7 +277,9 @@ async def test_a_locked_database_delays_the_record_but_loses_no_hour(
             await asyncio.sleep(0.002)
     else:
         pytest.fail("could not take the write lock to block the aging run")
-    await asyncio.sleep(0.3)  # real time: 83 simulated hours
+    rig.release_oven()
+    # Held until the run has failed to record (it goes on accounting in memory).
+    await until(lambda: run.errors_seen >= 1, "the run never met the locked database")
     blocker.rollback()
     blocker.close()
     await runner.wait(rid)

@@ -66,13 +66,19 @@ async def test_broker_restart_during_the_run_loses_no_alarm_or_event(
             await pub.start()
             runner = AgingRunner(ovens={"oven1": oven}, clock=rig.clock, recorder=recorder,
                                  sessions=sessions, bus=bus)
+            rig.freeze_oven()  # the oven's hours 10 to 30 pass while the broker is down
             rid = await runner.start(AgingPlan(target_h=150, pullouts_h=(50, 150)),
                                      ["B1", "B2"])
-            await rig.clock.sleep(10 * HOUR)
+            run = runner.runs[rid]
+            await rig.run_oven_to(run.acc.started_ts + 10 * HOUR,
+                                  lambda: run.acc.accounted_until_ts)
             await asyncio.to_thread(broker.stop)
             rig.sim.inject("door", "2")  # an excursion and its alarm while the broker is down
-            await rig.clock.sleep(30 * HOUR)
+            await rig.run_oven_to(run.acc.started_ts + 30 * HOUR,
+                                  lambda: run.acc.accounted_until_ts)
+            assert run.acc.excursion_count == 1 and run.acc.excursion is None  # and over
             await asyncio.to_thread(broker.start)
+            rig.release_oven()
             await runner.wait(rid)
             async with sessions() as s:
                 expected = {r.message_id: r.topic

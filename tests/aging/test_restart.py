@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from daq.storage.database import create_engine, session_factory, upgrade
 from daq.storage.models import Run, RunEventRow
 from daq.storage.recorder import DbRecorder
 from drivers.aging_oven import AgingOven
-from tests.aging.conftest import add_specimens, start_rig
+from tests.aging.conftest import HANG_GUARD_S, add_specimens, start_rig
 
 HOUR = 3600.0
 SCALE = 500_000.0
@@ -45,6 +46,9 @@ async def test_killed_at_400_hours_resumed_50_hours_later_completes_with_every_h
     specimens = ["K1", "K2", "K3", "K4", "K5", "K6"]
     await add_specimens(sessions, specimens)
     rig = await start_rig(tmp_path, SCALE)
+    # The oven waits for the run: held until the test knows when the run started, then
+    # held at hour 400 until the kill, so the kill falls there however busy the machine.
+    rig.freeze_oven()
     env = {**os.environ, **rig.clock.env(), "DAQ_DATABASE_URL": url}
     env.pop("DAQ_CONFIG", None)
     args = [DAQ, "aging", "start", "--resource", rig.resource, "--json", "--operator", "ana"]
@@ -53,22 +57,19 @@ async def test_killed_at_400_hours_resumed_50_hours_later_completes_with_every_h
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,  # noqa: ASYNC220
                             stderr=subprocess.PIPE)
     try:
-        row = None
-        for _ in range(3000):
-            await asyncio.sleep(0.01)
-            async with sessions() as s:
-                row = (await s.scalars(select(AgingRunRow))).first()
-            if row is not None and row.in_tolerance_s >= 395 * HOUR:
-                break
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        started = await stored_run(sessions, proc, lambda row: True)
+        held = rig.oven_clock.hold_at = started.started_ts + 400 * HOUR
+        # The run checkpoints at least every 30 simulated minutes of what it accounts.
+        row = await stored_run(sessions, proc, lambda row: row.in_tolerance_s >= 395 * HOUR)
         proc.send_signal(signal.SIGKILL)
         proc.wait(5)
-        assert row is not None
         rid = row.id
         killed_at_h = row.in_tolerance_s / HOUR
         assert row.status == "RUNNING"
+        assert rig.oven_clock.running() >= held  # the oven stood at hour 400 for the kill
 
-        await rig.clock.sleep(50 * HOUR)  # the service is down for 50 simulated hours
+        rig.release_oven()
+        await rig.clock.sleep(50 * HOUR)  # the service is down for ≥ 50 simulated hours
         recorder = DbRecorder(sessions, None, prefix="lamina/test-restart", clock=rig.clock)
         async with AgingOven(rig.resource) as oven:
             runner = await resume_aging_runs(ovens={"oven1": oven}, clock=rig.clock,
@@ -98,6 +99,20 @@ async def test_killed_at_400_hours_resumed_50_hours_later_completes_with_every_h
             proc.kill()
         await rig.server.stop()
         await engine.dispose()
+
+
+async def stored_run(sessions: Any, proc: subprocess.Popen[bytes],
+                     condition: Callable[[AgingRunRow], bool]) -> AgingRunRow:
+    """The aging run's row once it meets ``condition`` (the process must still run;
+    the timeout only guards against a hang)."""
+    async with asyncio.timeout(HANG_GUARD_S):
+        while True:
+            async with sessions() as s:
+                row = (await s.scalars(select(AgingRunRow))).first()
+            if row is not None and condition(row):
+                return row
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            await asyncio.sleep(0.01)
 
 
 async def check_cli(env: dict[str, str], rid: str) -> None:

@@ -1,6 +1,6 @@
 """Acceptance: the broker goes away during a press cycle and comes back.
 
-A private Mosquitto (persistence on) is stopped for a few real seconds mid-cycle and
+A private Mosquitto (persistence on) is stopped for a few polls mid-cycle and
 started again on the same port. A subscriber with a persistent session, connected
 before and after, must have every run event and alarm of the cycle, in order, none
 missing; the database must hold every reading the poller made; readings published late
@@ -9,7 +9,6 @@ must say ``replayed``. Runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from sqlalchemy import func, select
@@ -22,7 +21,8 @@ from tests.mqtt.helpers import PrivateMosquitto, Recorder
 from tests.service.conftest import QUICK_RECIPE
 from tests.service.test_lab import wait_until
 
-OUTAGE_S = 3.0
+#: Polls of the press made while the broker is away (the outage lasts that long).
+OUTAGE_POLLS = 5
 
 
 async def test_every_event_reading_and_replay_survives_a_broker_outage(
@@ -39,7 +39,12 @@ async def test_every_event_reading_and_replay_survives_a_broker_outage(
             await wait_until(lambda: lab.runs[run_id].phase in ("PRESS", "DWELL"))
             private_mosquitto.stop()
             outage_start_ts = lab.clock.now()  # the port is closed now
-            await asyncio.sleep(OUTAGE_S)
+            # The outage lasts until the publisher has lost the broker and holds readings
+            # polled since (not a fixed number of real seconds).
+            polls = lab.pollers["press1"].polls
+            await wait_until(lambda: not lab.publisher.connected
+                             and lab.pollers["press1"].polls >= polls + OUTAGE_POLLS
+                             and lab.publisher.queue_depth > 0, timeout_s=60)
             outage_end_ts = lab.clock.now()
             assert not lab.publisher.connected
             assert lab.publisher.queue_depth > 0

@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from daq.config import Settings, load_settings
+from daq.procedures.press_cycle import DEFAULT_WATCHDOG_S
 from daq.service import Lab
 from daq.storage.models import Run
 from tests.conftest import need_service
@@ -39,6 +40,10 @@ POLL_S = 0.1
 #: batch was started at most one flush interval (+ one poll spacing) before the kill and
 #: may still have been in flight.
 COMMIT_S = 0.15
+#: Real seconds the service's cycle arms the press's watchdog for (PressCycle's rule).
+WATCHDOG_S = max(DEFAULT_WATCHDOG_S, 4 * POLL_S)
+#: The cycle of this test: a dwell (20 min = 4 s real) far longer than one flush.
+RECIPE = {**QUICK_RECIPE, "dwell_min": 20.0}
 
 
 def read_line_matching(
@@ -87,10 +92,19 @@ def query(resource: str, command: str) -> str:
         return s.makefile().readline().strip()
 
 
-def run_row(db: Path, run_id: str) -> tuple[str, str | None] | None:
+def run_row(db: Path, run_id: str) -> tuple[str, str | None, float | None] | None:
+    """The run's status, phase and last committed reading time (``None``: no row yet)."""
     with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
-        row = conn.execute("SELECT status, phase FROM runs WHERE id = ?", (run_id,)).fetchone()
-    return None if row is None else (row[0], row[1])
+        row = conn.execute("SELECT status, phase, last_reading_ts FROM runs WHERE id = ?",
+                           (run_id,)).fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def dwell_started_ts(db: Path, run_id: str) -> float | None:
+    with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
+        row = conn.execute("SELECT ts FROM run_events WHERE run_id = ? AND kind = 'transition'"
+                           " AND data LIKE '%DWELL%' ORDER BY id LIMIT 1", (run_id,)).fetchone()
+    return None if row is None else float(row[0])
 
 
 async def test_sigkill_mid_dwell_leaves_press_safe_and_run_interrupted(
@@ -126,23 +140,33 @@ async def test_sigkill_mid_dwell_leaves_press_safe_and_run_interrupted(
                 httpx.AsyncClient(base_url=url, timeout=10) as http:
             token = (await http.post("/api/auth/token", json={
                 "username": "admin", "password": password})).json()["access_token"]
-            reply = await http.post("/api/press/cycles", json={"recipe": QUICK_RECIPE},
+            reply = await http.post("/api/press/cycles", json={"recipe": RECIPE},
                                     headers={"Authorization": f"Bearer {token}"})
             assert reply.status_code == 201, reply.text
             run_id = reply.json()["run_id"]
+            # Kill once a batch of readings taken in the dwell is committed (the dwell
+            # lasts 20 min = 4 s real, and a batch is due every FLUSH_S = 0.25 s; 30 s only
+            # guards against a hang).
             deadline = time.monotonic() + 30
-            while (row := run_row(db, run_id)) is None or row[1] != "DWELL":
-                assert time.monotonic() < deadline, f"never reached DWELL: {row}"
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(0.3)  # well inside the dwell (5 min = 1 s real at 300×)
+            while True:
+                row = run_row(db, run_id)
+                dwell_ts = dwell_started_ts(db, run_id)
+                if row is not None and row[1] == "DWELL" and dwell_ts is not None \
+                        and row[2] is not None and row[2] >= dwell_ts:
+                    break
+                assert time.monotonic() < deadline, f"no reading of the dwell stored: {row}"
+                await asyncio.sleep(0.01)
+            committed_ts = row[2]
             service.send_signal(signal.SIGKILL)
+            killed_mono = time.monotonic()
             killed_ts = origin + (time.time() - origin) * SCALE
             service.wait(5)
             await status_sub.wait_for(
                 lambda s: bool(s.messages) and s.messages[-1].payload == b"offline", 10)
-        # Say nothing to the press until its watchdog (≤ 3 s real) has had time to fire:
-        # any command would kick it.
-        await asyncio.sleep(4.0)
+        # Say nothing to the press for one watchdog period after the kill (the service's
+        # last command came before it): any command before then would kick it; the first
+        # one after finds it tripped.
+        await asyncio.sleep(max(0.0, killed_mono + WATCHDOG_S - time.monotonic()))
         state = query(resource, "MEAS:ALL?").split(",")[-1]
         alarms = query(resource, "STAT:ALARM?")
         assert state == "SAFE" and "WATCHDOG" in alarms, (state, alarms)
@@ -156,6 +180,7 @@ async def test_sigkill_mid_dwell_leaves_press_safe_and_run_interrupted(
                 run = await session.get(Run, run_id)
         assert run is not None and run.status == "INTERRUPTED" and run.phase == "DWELL"
         assert run.readings_stored > 0 and run.last_reading_ts is not None
+        assert run.last_reading_ts >= committed_ts  # nothing committed before the kill lost
         gap_s = killed_ts - run.last_reading_ts
         print(f"kill → last stored reading: {gap_s:.1f} simulated s "
               f"({gap_s / SCALE:.3f} real s; flush interval {FLUSH_S} s), "

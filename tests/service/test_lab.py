@@ -8,6 +8,7 @@ import signal
 import subprocess
 from collections.abc import Callable
 
+import aiomqtt
 import pytest
 from sqlalchemy import func, select
 
@@ -147,11 +148,18 @@ async def test_mosquitto_sub_shows_readings_statuses_and_events(
             [exe, "-h", "127.0.0.1", "-p", "1883", "-t", f"{prefix}/#", "-v"], stdout=fh
         )
     try:
-        await asyncio.sleep(0.3)
+        # mosquitto_sub is subscribed once it prints what we publish (not after 0.3 s).
+        async with aiomqtt.Client("127.0.0.1", 1883) as probe, asyncio.timeout(15):
+            while f"{prefix}/probe ready" not in out.read_text():
+                await probe.publish(f"{prefix}/probe", b"ready")
+                await asyncio.sleep(0.05)
         async with Lab(settings) as lab:
             run_id = await lab.start_press_cycle(QUICK_RECIPE, "alice")
             await lab.wait_run(run_id, 60)
-            await asyncio.sleep(0.3)
+            # Events come in order (QoS 1, one publisher): the result event is the last.
+            await wait_until(lambda: any(
+                line.startswith(f"{prefix}/runs/{run_id}/events ") and '"result"' in line
+                for line in out.read_text().splitlines()))
     finally:
         sub.send_signal(signal.SIGINT)
         sub.wait(5)

@@ -80,13 +80,17 @@ async def test_partial_batch_waits_for_the_flush_interval(
     writer = ReadingWriter(engine, bus.subscribe("storage", (Reading,)),
                            batch_size=10_000, flush_interval_s=interval_s)
     writer.start()
-    published = time.monotonic()
+    published = time.time()
     for _ in range(5):
         bus.publish(press_reading(fast_clock.now(), RUN))
-    await asyncio.sleep(interval_s / 3)
+    # Once the writer holds the five readings it has decided not to write them yet …
+    await _eventually(lambda: _is(writer.stats.readings_received == 5))
     assert writer.stats.rows_written == 0  # a partial batch is not written at once …
     await _eventually(lambda: _is(writer.stats.rows_written == 15))
-    waited = time.monotonic() - published
+    # … but in one batch, one interval later (the writer's own time of the write, not
+    # when this test happened to look).
+    assert writer.stats.batches == 1 and writer.stats.last_flush_wall is not None
+    waited = writer.stats.last_flush_wall - published
     assert interval_s * 0.9 <= waited < interval_s + 1.0  # … but within one interval
     assert (await _stored(sessions))[0] == 15
     await writer.stop()
@@ -123,7 +127,8 @@ async def test_malformed_values_are_rejected_and_counted(
     bus.publish(Reading("press1", 2.5, None, run_id=RUN))  # type: ignore[arg-type]
     bus.publish(Reading("press1", "soon", {"x": Value(1.0, "V")}, run_id=RUN))  # type: ignore[arg-type]
     bus.publish(press_reading(3.0, RUN))
-    await asyncio.sleep(0.05)
+    # Once the writer has looked at every one of them (not after 0.05 s) …
+    await _eventually(lambda: _is(writer.stats.readings_received == 5))
     assert not writer.start().done()  # storage goes on
     assert await writer.stop()
     assert writer.stats.rows_rejected == 5
