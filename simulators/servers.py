@@ -132,6 +132,11 @@ class PtyServer:
         self.bytes_dropped = 0
 
     @property
+    def is_open(self) -> bool:
+        """True while a pty is there to be opened (false from a ``drop`` until the new one)."""
+        return self._master is not None
+
+    @property
     def resource(self) -> str:
         """The VISA resource string clients open (the link when there is one)."""
         path = str(self.link) if self.link else self.device

@@ -75,7 +75,11 @@ async def test_a_slow_client_loses_its_oldest_messages_and_is_told_how_many() ->
     client = hub.connect()
     for i in range(25):
         bus.publish(Reading("press1", float(i), {"temp_top": Value(20.0 + i, "degC")}))
-    await asyncio.sleep(0.05)
+    # The hub has fanned out all 25 (a count), however long its pump task took to run.
+    deadline = asyncio.get_running_loop().time() + 60  # hang guard only
+    while hub.messages < 25:
+        assert asyncio.get_running_loop().time() < deadline, "hub never fanned out 25"
+        await asyncio.sleep(0.001)
     batch = await client.next_batch()
     assert len(batch) == 10 and client.dropped == 15
     assert json.loads(batch[0])["ts"] == 15.0  # the newest ten survive

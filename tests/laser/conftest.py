@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import pytest
@@ -51,3 +52,12 @@ async def wait_finished(laser: UvLaser, limit_real_s: float = 5.0) -> JobStatus:
             return status
         await asyncio.sleep(0.005)
     raise AssertionError(f"job still {status} after {limit_real_s} s")
+
+
+async def wait_until(condition: Callable[[], bool], what: str) -> None:
+    """Poll (real time) until ``condition()``; 60 s is a hang guard, never the verdict
+    (the loops this replaces fell through silently after 400 polls on a busy machine)."""
+    deadline = time.monotonic() + 60.0
+    while not condition():
+        assert time.monotonic() < deadline, f"hang guard: {what}"
+        await asyncio.sleep(0.005)

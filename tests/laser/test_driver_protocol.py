@@ -17,7 +17,7 @@ from drivers.uv_laser import (
     parse_interlocks,
     parse_job_status,
 )
-from tests.laser.conftest import LaserRig, wait_finished
+from tests.laser.conftest import LaserRig, wait_finished, wait_until
 
 
 async def test_identify_and_safe_state_at_power_up(laser: UvLaser) -> None:
@@ -89,13 +89,16 @@ async def test_interlock_mid_job_closes_shutter_and_faults_job(
     await laser.load_job("EX1-1", 5000, 40, 100)
     await laser.open_shutter()
     await laser.start_job()
-    await asyncio.sleep(0.02)
+    await wait_until(lambda: rig.sim.job is not None and rig.sim.job.holes_done > 0,
+                     "first hole drilled")
     rig.sim.inject("chiller")
     status = await laser.job_status()
     assert status.state == "FAULT" and 0 < status.holes_done < 5000
     assert await laser.shutter_open() is False
     assert rig.sim.shutter_history[-1].cause == "interlock:chiller"
-    await asyncio.sleep(0.02)
+    # Long enough on the laser's clock for 200 more holes at 100 holes/s, had it drilled on.
+    stopped_at = rig.sim.clock.now()
+    await wait_until(lambda: rig.sim.clock.now() >= stopped_at + 200 / 100, "2 s simulated")
     assert (await laser.job_status()).holes_done == status.holes_done
 
 
@@ -117,7 +120,10 @@ async def test_garbled_reply_is_a_protocol_error(rig: LaserRig, laser: UvLaser) 
 
 async def test_dropped_link_raises_and_reconnects(rig: LaserRig, laser: UvLaser) -> None:
     rig.sim.inject("drop")
-    await asyncio.sleep(0.01)
+    # The server has dropped the link once it took the request; one loop turn lets the
+    # socket's close (scheduled by then) run before the driver speaks again.
+    await wait_until(lambda: not rig.sim.faults.drop_requested.is_set(), "link dropped")
+    await asyncio.sleep(0)
     with pytest.raises(InstrumentConnectionError):
         await laser.key_on()
     await laser.reconnect()

@@ -199,11 +199,14 @@ async def test_outbox_survives_a_broker_outage_in_order(
         await wait_until(lambda: drainer.stats.published == 10)
         private_mosquitto.stop()
         await wait_until(lambda: not pub.connected)
+        failures_before = pub.stats.connect_failures
         during = await add_outbox(outbox_sessions, topic, 10)
         bus.publish(RunEvent("press-o", 2.0, "note"))
         for i in range(20):
             bus.publish(reading(i))
-        await asyncio.sleep(0.5)
+        # Outage seen through, not slept through: two reconnects failed after the rows were
+        # queued (a count, whatever the machine's speed), and all ten are still pending.
+        await wait_until(lambda: pub.stats.connect_failures >= failures_before + 2)
         assert await drainer.pending() == 10
         private_mosquitto.start()
         await sub.wait_for(lambda s: len({m.json()["id"] for m in s.messages}) >= 20, 15)

@@ -32,7 +32,7 @@ async def test_front_panel_start_is_captured_and_recorded_with_no_operator_actio
                           store=store, idle_timeout_s=1.0, on_outcome=outcomes.append)
     )
     try:
-        await asyncio.sleep(0.05)
+        # No head start for the watcher: what the tester sends waits in the link's buffer.
         bench.sim.handle("SIM:PANEL START")  # somebody presses START on the tester
         await wait_until(lambda: len(outcomes) == 1)
         bench.sim.handle("SIM:PANEL START")  # … and peels the same strip again
@@ -63,7 +63,7 @@ async def test_an_unidentified_strip_is_recorded_as_unassigned(
                           store=store, idle_timeout_s=1.0, on_outcome=outcomes.append)
     )
     try:
-        await asyncio.sleep(0.05)
+        # No head start for the watcher: what the tester sends waits in the link's buffer.
         bench.sim.handle("SIM:PANEL START")
         await wait_until(lambda: len(outcomes) == 1)
     finally:
@@ -88,13 +88,19 @@ async def test_the_watcher_survives_a_dropped_link_and_captures_the_next_peel(
                           on_outcome=outcomes.append)
     )
     try:
-        await asyncio.sleep(0.05)
+        # No head start for the watcher: what the tester sends waits in the link's buffer.
+        # Mid-peel must be a moment the test can hit: at 1200× the whole 60 s peel is one
+        # or two 20 ms physics ticks, so the tester runs at 10× until the cable is pulled
+        # (100 points take 0.1 s, the peel 6 s), and the pull waits for the tester to be
+        # peeling with >100 points already read: ordered, not raced.
+        bench.sim.clock.set_scale(10.0)
         bench.sim.handle("SIM:PANEL START")
-        await wait_until(lambda: readings.depth() > 100)
+        await wait_until(lambda: readings.depth() > 100 and bench.sim.peeling)
         bench.sim.inject("drop")  # the cable is pulled mid-peel
+        bench.sim.clock.set_scale(bench.clock.scale)
         await wait_until(lambda: len(outcomes) == 1)
+        # Reopened: from here the new pty buffers what the tester sends until it is read.
         await wait_until(lambda: bench.tester.transport.is_open)
-        await asyncio.sleep(0.1)
         bench.sim.handle("SIM:PANEL START")
         await wait_until(lambda: len(outcomes) == 2)
     finally:
@@ -117,7 +123,7 @@ async def test_a_peel_whose_header_was_lost_to_noise_is_still_captured(
                           store=store, idle_timeout_s=1.0, on_outcome=outcomes.append)
     )
     try:
-        await asyncio.sleep(0.05)
+        # No head start for the watcher: what the tester sends waits in the link's buffer.
         bench.sim.inject("garble", "1")  # the BEGIN header arrives as noise
         bench.sim.handle("SIM:PANEL START")
         await wait_until(lambda: len(outcomes) == 1)

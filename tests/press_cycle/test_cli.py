@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import itertools
 import json
 import os
 import signal
@@ -76,12 +77,9 @@ async def test_out_of_window_values_are_refused_before_anything_moves(
 
 
 async def test_a_full_default_cycle_at_600x_exits_0_with_summary_and_csv(tmp_path: Path) -> None:
-    started = time.monotonic()
     code, out, err = await daq(tmp_path, "press", "start", "--temp", "200", "--pressure", "3",
                                "--dwell", "20", "--time-scale", "600", "--out", "run.csv")
-    elapsed = time.monotonic() - started
     assert code == 0, err
-    assert elapsed < 20.0  # including the interpreter's start-up
     assert "in-process press simulator" in err
     for phase in ("PRECHECK", "HEAT", "PRESS", "DWELL", "COOL", "RELEASE", "DONE"):
         assert phase in out
@@ -97,6 +95,12 @@ async def test_a_full_default_cycle_at_600x_exits_0_with_summary_and_csv(tmp_pat
     dwell_temps = [float(r["temp_top_degC"]) for r in rows if r["phase"] == "DWELL"]
     assert all(196.0 <= t <= 204.0 for t in dwell_temps)
     assert f"{len(rows)} readings written" in out
+    # It does not dawdle, judged on the simulated clock (the CSV's own timestamps), not in
+    # real seconds a busy machine stretches: the recipe's physics, by hand 43.2 min (see
+    # tests/press_cycle/test_cycle.py), plus at most one poll interval at each phase's end.
+    ts = [float(r["ts"]) for r in rows]
+    max_gap_s = max(b - a for a, b in itertools.pairwise(ts))
+    assert ts[-1] - ts[0] <= 43.2 * 60 + 6 * max_gap_s
 
 
 async def test_ctrl_c_mid_cycle_makes_the_press_safe_and_exits_nonzero(
@@ -191,12 +195,19 @@ async def test_a_killed_cli_leaves_the_press_to_its_watchdog(
         assert proc.returncode is None and time.monotonic() < deadline
         await asyncio.sleep(0.02)
     assert sim.watchdog_s >= 3.0
+    watchdog_s = sim.watchdog_s
     proc.kill()
     await proc.wait()
-    killed_at = time.monotonic()
-    while sim.heater_on:
-        assert time.monotonic() - killed_at < 6.0, "watchdog did not trip"
-        await asyncio.sleep(0.05)
-        sim.update()
+    # The watchdog's promise, not a real-time margin: once the press has heard nothing for
+    # one watchdog period and one physics tick (its own clock, monotonic like the watchdog),
+    # the next update finds it SAFE; and the trip never came before a full period of silence.
+    deadline = time.monotonic() + 60  # hang guard only
+    while (clock.now() - sim.history[-1][0]) / clock.scale <= watchdog_s + sim.tick_s:
+        assert time.monotonic() < deadline, "hang guard: the press kept hearing commands"
+        await asyncio.sleep(sim.tick_s)
+    sim.update()
+    assert not sim.heater_on, "watchdog did not trip"
     assert [e.reason for e in sim.safe_events] == ["WATCHDOG"]
+    last_command_ts = max(ts for ts, _ in sim.history if ts <= sim.safe_events[0].sim_time)
+    assert sim.safe_events[0].sim_time - last_command_ts >= watchdog_s * clock.scale
     assert not sim.pressure_on

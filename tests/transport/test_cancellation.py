@@ -36,13 +36,23 @@ async def slow_press() -> AsyncIterator[tuple[str, list[str]]]:
     server.close()
 
 
+async def until_received(received: list[str], n: int) -> None:
+    """Wait until the press has received ``n`` lines (60 s: a hang guard only). Its reply
+    timer (50 ms) was set after this wait's last 1 ms one, so the loop runs this first."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while len(received) < n:
+        assert asyncio.get_running_loop().time() < deadline, f"press got only {received}"
+        await asyncio.sleep(0.001)
+
+
 async def test_cancelled_poll_does_not_answer_the_abort(
     slow_press: tuple[str, list[str]],
 ) -> None:
     resource, received = slow_press
     async with LaminationPress(resource, timeout_s=1.0) as press:
         poll = asyncio.create_task(press.measure_all())
-        await asyncio.sleep(0.01)
+        # Cancel while the query is in flight: the press has it and is still answering.
+        await until_received(received, 1)
         poll.cancel()
         await asyncio.gather(poll, return_exceptions=True)
         assert poll.cancelled()
@@ -55,10 +65,11 @@ async def test_cancelled_poll_does_not_answer_the_abort(
 async def test_cancelled_setter_does_not_answer_the_next_query(
     slow_press: tuple[str, list[str]],
 ) -> None:
-    resource, _ = slow_press
+    resource, received = slow_press
     async with LaminationPress(resource, timeout_s=1.0) as press:
         setter = asyncio.create_task(press.set_temperature_c(150))
-        await asyncio.sleep(0.01)
+        # Cancel once the press has the setpoint and its SYST:ERR? (answered 50 ms later).
+        await until_received(received, 2)
         setter.cancel()
         await asyncio.gather(setter, return_exceptions=True)
         assert "Lamina" in await press.identify()

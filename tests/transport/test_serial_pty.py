@@ -62,13 +62,14 @@ async def test_port_vanishes_then_reopens_by_the_same_name(pty_press: PtyServer)
             for _ in range(200):
                 await link.query("*IDN?")
                 await asyncio.sleep(0.005)
-        for attempt in range(100):  # the new pty appears behind the link a moment later
-            try:
-                await link.reconnect()
-                break
-            except InstrumentConnectionError:
-                assert attempt < 99
-                await asyncio.sleep(0.01)
+        # The new pty appears behind the link a moment later (the server's 50 ms): wait
+        # until the server has taken the drop and opened the new pty (hang-guarded), then
+        # one reconnect must succeed.
+        deadline = asyncio.get_running_loop().time() + 60
+        while pty_press.instrument.faults.drop_requested.is_set() or not pty_press.is_open:
+            assert asyncio.get_running_loop().time() < deadline, "no new pty"
+            await asyncio.sleep(0.01)
+        await link.reconnect()
         assert "Lamination Press" in await link.query("*IDN?")
 
 
