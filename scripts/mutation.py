@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import copy
 import difflib
 import hashlib
@@ -437,14 +438,118 @@ class Outcome(Enum):
     EQUIVALENT = "equivalent"
 
 
+#: Our own packages: never imported by the fork server, so every child imports the mutant.
+PROJECT_PACKAGES = ("daq", "drivers", "simulators", "tests", "bench", "campaigns")
+
+#: Imported once by the fork server (seconds of import per run otherwise); third-party only.
+PREIMPORT = (
+    "pytest", "_pytest.python", "_pytest.assertion.rewrite", "hypothesis",
+    "hypothesis.strategies", "hypothesis.extra.pytestplugin", "_hypothesis_pytestplugin",
+    "pytest_asyncio", "pydantic", "pydantic_core", "sqlalchemy", "sqlalchemy.ext.asyncio",
+    "aiosqlite", "asyncpg", "aiomqtt", "paho.mqtt.client", "fastapi", "httpx",
+    "schemathesis", "anyio", "asyncio", "json", "tomllib",
+)
+
+
+def serve() -> int:
+    """The fork server (``mutation.py --serve``, run inside a copy): import the heavy
+    third-party modules once, then for each request on stdin fork a child that runs pytest
+    (or reports where a module is imported from) and answer with its exit status.
+
+    Only third-party modules are preloaded; a project module found in ``sys.modules``
+    aborts the server, since a child would then test the cached original, not the mutant.
+    """
+    import importlib
+    import json
+
+    for name in PREIMPORT:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a missing optional library only costs time
+            continue
+    leaked = sorted(m for m in sys.modules if m.split(".")[0] in PROJECT_PACKAGES)
+    if leaked:
+        print(json.dumps({"error": f"project modules preloaded: {leaked}"}), flush=True)
+        return 1
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _child(request)
+        rc, seconds = _wait(pid, float(request["timeout"]))
+        print(json.dumps({"rc": rc, "seconds": seconds, "out": _child_output(pid)}),
+              flush=True)
+    return 0
+
+
+def _child_output(pid: int) -> str:
+    out = Path(tempfile.gettempdir()) / f"lamina-mutation-{pid}.out"
+    try:
+        return out.read_text(encoding="utf-8", errors="replace")[-4000:]
+    except OSError:
+        return ""
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def _child(request: dict[str, object]) -> None:
+    """In the forked child: run the request with stdout and stderr in a file; never return."""
+    code = 70
+    try:
+        os.setsid()
+        out = Path(tempfile.gettempdir()) / f"lamina-mutation-{os.getpid()}.out"
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        sys.path.insert(0, os.getcwd())  # as ``python -m pytest`` does
+        if request.get("where"):
+            import importlib
+
+            module = importlib.import_module(str(request["where"]))
+            print(module.__file__, flush=True)
+            code = 0
+        else:
+            import pytest
+
+            listed = request.get("tests")
+            assert isinstance(listed, list)
+            tests = [str(t) for t in listed]
+            code = int(pytest.main([*PYTEST[2:], *tests]))
+    except BaseException as exc:  # whatever happens, the child exits
+        print(f"mutation child: {exc!r}", file=sys.stderr)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _wait(pid: int, timeout_s: float) -> tuple[int | None, float]:
+    """The child's exit status, or ``None`` (its process group killed) after the timeout."""
+    started = time.monotonic()
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status), time.monotonic() - started
+        if time.monotonic() - started > timeout_s:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None, time.monotonic() - started
+        time.sleep(0.02)
+
+
 @dataclass
 class Sandbox:
-    """A throw-away copy of the repository that mutants are written into."""
+    """A throw-away copy of the repository that mutants are written into, with its own
+    fork server (or, with ``fork=False``, one ``python -m pytest`` process per run)."""
 
     path: Path
+    fork: bool = True
+    server: subprocess.Popen[str] | None = None
 
     @classmethod
-    def create(cls, parent: Path) -> Sandbox:
+    def create(cls, parent: Path, fork: bool = True) -> Sandbox:
         """Copy every tracked and untracked-but-not-ignored file (so new tests count)."""
         root = Path(tempfile.mkdtemp(prefix="copy-", dir=parent))
         listed = subprocess.run(
@@ -458,7 +563,47 @@ class Sandbox:
             dst = root / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
-        return cls(root)
+        box = cls(root, fork)
+        if fork:
+            box.server = subprocess.Popen(
+                [sys.executable, str(root / "scripts" / "mutation.py"), "--serve"],
+                cwd=root, env=box.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                text=True,
+            )
+            hello = box._receive()
+            if "error" in hello:
+                raise SystemExit(f"mutation fork server: {hello['error']}")
+        return box
+
+    def close(self) -> None:
+        """Stop the fork server."""
+        if self.server is not None:
+            assert self.server.stdin is not None
+            self.server.stdin.close()
+            try:
+                self.server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
+            self.server = None
+
+    def _send(self, request: dict[str, object]) -> dict[str, object]:
+        import json
+
+        assert self.server is not None and self.server.stdin is not None
+        self.server.stdin.write(json.dumps(request) + "\n")
+        self.server.stdin.flush()
+        return self._receive()
+
+    def _receive(self) -> dict[str, object]:
+        import json
+
+        assert self.server is not None and self.server.stdout is not None
+        line = self.server.stdout.readline()
+        if not line:
+            raise SystemExit(f"mutation fork server in {self.path} exited")
+        answer: dict[str, object] = json.loads(line)
+        return answer
 
     def write(self, module: str, source: str) -> None:
         """Put ``source`` in place of ``module``; drop its bytecode so it is recompiled."""
@@ -479,22 +624,29 @@ class Sandbox:
 
     def run_tests(self, tests: Sequence[str], timeout_s: float) -> tuple[bool | None, float]:
         """(True: passed, False: failed, None: timed out) and the seconds it took."""
+        if self.fork:
+            answer = self._send({"tests": list(tests), "timeout": timeout_s})
+            rc, seconds = answer["rc"], float(str(answer["seconds"]))
+            return (None if rc is None else rc == 0), seconds
         started = time.monotonic()
         proc = subprocess.Popen(
             [sys.executable, *PYTEST, *tests], cwd=self.path, env=self.env(),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         try:
-            rc = proc.wait(timeout=timeout_s)
+            code = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             return None, time.monotonic() - started
-        return rc == 0, time.monotonic() - started
+        return code == 0, time.monotonic() - started
 
     def imported_file(self, module: str) -> Path:
-        """Where the copy's Python finds ``module`` (must be inside the copy)."""
+        """Where a test run in the copy finds ``module`` (must be inside the copy)."""
         dotted = module.removesuffix(".py").replace("/", ".")
+        if self.fork:
+            answer = self._send({"where": dotted, "timeout": 60})
+            return Path(str(answer["out"]).strip().splitlines()[-1]).resolve()
         out = subprocess.run(
             [sys.executable, "-c", f"import {dotted} as m; print(m.__file__)"],
             cwd=self.path, env=self.env(), check=True, capture_output=True, text=True,
@@ -549,7 +701,7 @@ def check_sandbox(box: Sandbox, module: str, tests: Sequence[str], original: str
 
 def run(
     modules: Sequence[str], jobs: int, only: set[str] | None, timeout_s: float | None,
-    progress: Callable[[str], None],
+    progress: Callable[[str], None], fork: bool = True,
 ) -> list[ModuleReport]:
     """Run every mutant of ``modules`` (one at a time per job) and report each module."""
     equivalents = load_equivalents()
@@ -571,11 +723,13 @@ def run(
         progress(f"warning: equivalent declaration matches no mutant: {e}")
 
     workdir = Path(tempfile.mkdtemp(prefix="lamina-mutation-"))
+    every_box: list[Sandbox] = []
     try:
         boxes: queue.Queue[Sandbox] = queue.Queue()
         limits: dict[str, float] = {}
         for i in range(max(1, jobs)):
-            box = Sandbox.create(workdir)
+            box = Sandbox.create(workdir, fork)
+            every_box.append(box)
             if i == 0:
                 for module in modules:
                     baseline = check_sandbox(box, module, TESTS[module], sources[module], 600)
@@ -585,26 +739,28 @@ def run(
             boxes.put(box)
         done = 0
 
-        def one(mutant: Mutant) -> tuple[Mutant, Outcome]:
+        def one(mutant: Mutant) -> tuple[Mutant, Outcome, float]:
             box = boxes.get()
             try:
                 box.write(mutant.module, mutant.source)
-                passed, _ = box.run_tests(TESTS[mutant.module], limits[mutant.module])
+                passed, seconds = box.run_tests(TESTS[mutant.module], limits[mutant.module])
             finally:
                 box.write(mutant.module, sources[mutant.module])
                 boxes.put(box)
             if passed is None:
-                return mutant, Outcome.TIMEOUT
-            return mutant, Outcome.SURVIVED if passed else Outcome.KILLED
+                return mutant, Outcome.TIMEOUT, seconds
+            return mutant, Outcome.SURVIVED if passed else Outcome.KILLED, seconds
 
         with ThreadPoolExecutor(max(1, jobs)) as pool:
-            for mutant, outcome in pool.map(one, todo):
+            for mutant, outcome, seconds in pool.map(one, todo):
                 done += 1
                 reports[mutant.module].outcomes.append((mutant, outcome, ""))
                 mark = {"killed": ".", "timeout": "T", "survived": "S"}[outcome.value]
-                progress(f"[{done}/{len(todo)}] {mark} {mutant.id} {mutant.module} "
-                         f"{mutant.describe()}")
+                progress(f"[{done}/{len(todo)}] {mark} {seconds:4.1f} s {mutant.id} "
+                         f"{mutant.module} {mutant.describe()}")
     finally:
+        for box in every_box:
+            box.close()
         shutil.rmtree(workdir, ignore_errors=True)
     for report in reports.values():
         report.outcomes.sort(key=lambda o: o[0].line)
@@ -641,7 +797,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="ID", help="run only these mutant ids")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--show", nargs="+", metavar="ID", help="print these mutants' diffs")
+    parser.add_argument("--no-fork", action="store_true",
+                        help="a fresh `python -m pytest` per mutant instead of the fork server")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve:
+        return serve()
     modules = [m.removeprefix("./") for m in args.modules]
     unknown = [m for m in modules if m not in TESTS]
     if unknown:
@@ -657,7 +818,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     only = set(args.only) if args.only else None
     reports = run(modules, args.jobs, only, args.timeout,
-                  lambda line: print(line, file=sys.stderr, flush=True))
+                  lambda line: print(line, file=sys.stderr, flush=True), not args.no_fork)
     return 0 if print_report(reports, args.min_score) else 1
 
 
