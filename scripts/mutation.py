@@ -733,7 +733,7 @@ def run(
             if i == 0:
                 for module in modules:
                     baseline = check_sandbox(box, module, TESTS[module], sources[module], 600)
-                    limits[module] = timeout_s or max(30.0, 3.0 * baseline + 10.0)
+                    limits[module] = timeout_s or max(60.0, 4.0 * baseline + 20.0)
                     progress(f"{module}: baseline {baseline:.1f} s, canary killed, "
                              f"timeout {limits[module]:.0f} s per mutant")
             boxes.put(box)
@@ -767,16 +767,22 @@ def run(
     return [reports[m] for m in modules]
 
 
-def print_report(reports: Sequence[ModuleReport], min_score: float) -> bool:
+def print_report(
+    reports: Sequence[ModuleReport], min_score: float, verbose: bool = True
+) -> bool:
     """Per module: the counts, the score and every survivor. True if all reach min_score."""
     ok = True
     for r in reports:
         print(f"\n{r.module}: {r.total} mutants, {r.count(Outcome.KILLED)} killed, "
               f"{r.count(Outcome.TIMEOUT)} timed out, {r.count(Outcome.SURVIVED)} survived, "
               f"{r.count(Outcome.EQUIVALENT)} equivalent: score {r.score:.1f} %")
-        for mutant, outcome, _ in r.outcomes:
+        for mutant, outcome, reason in r.outcomes:
             if outcome is Outcome.SURVIVED:
-                print(f"  survived {mutant.id}  {mutant.describe()}")
+                print(f"  survived   {mutant.id}  {mutant.describe()}")
+            elif outcome is Outcome.TIMEOUT:
+                print(f"  timed out  {mutant.id}  {mutant.describe()}")
+            elif outcome is Outcome.EQUIVALENT and verbose:
+                print(f"  equivalent {mutant.id}  {mutant.describe()}: {reason}")
         if r.score < min_score:
             ok = False
             print(f"  below {min_score:g} %")
@@ -793,7 +799,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-j", "--jobs", type=int, default=1,
                         help="mutants run at once, each in its own copy (default 1)")
     parser.add_argument("--timeout", type=float, default=None,
-                        help="seconds per mutant (default: 3 × the baseline run + 10 s)")
+                        help="seconds per mutant (default: 4 × baseline + 20 s, at least 60 s)")
     parser.add_argument("--only", nargs="+", metavar="ID", help="run only these mutant ids")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--show", nargs="+", metavar="ID", help="print these mutants' diffs")
