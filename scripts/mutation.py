@@ -10,7 +10,16 @@ through. The real tree is never edited, so an interrupted run leaves nothing beh
 Mutants that cannot change behaviour (equivalent mutants) are declared, with a reason, in
 ``scripts/mutation-equivalent.toml``; the score is killed / (total − declared equivalent).
 
-Usage: ``scripts/mutation [MODULE ...] [--min-score 90] [-j N] [--list] [--only ID ...]``.
+Each copy has a fork server that imports the third-party libraries (pytest, hypothesis,
+pydantic, SQLAlchemy) once and forks a fresh child per mutant, which imports our packages
+from the copy; ``--no-fork`` runs ``python -m pytest -x -q -p no:cacheprovider`` per mutant
+instead. Before any mutant, each module's tests must pass unmutated in the copy, the module
+must be imported from the copy (not from the editable install), and a canary mutant (the
+module raising on import) must be killed. A mutant that outruns its timeout counts as
+killed and is reported apart.
+
+Usage: ``scripts/mutation [MODULE ...] [--min-score 90] [-j N] [--timeout S]
+[--list] [--show ID ...] [--only ID ...] [--no-fork]``.
 """
 
 from __future__ import annotations
@@ -477,7 +486,13 @@ def serve() -> int:
         pid = os.fork()
         if pid == 0:
             _child(request)
-        rc, seconds = _wait(pid, float(request["timeout"]))
+        try:
+            rc, seconds = _wait(pid, float(request["timeout"]))
+        except BaseException:
+            # Interrupted (Ctrl-C, the runner gone): take the child down with us.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            raise
         print(json.dumps({"rc": rc, "seconds": seconds, "out": _child_output(pid)}),
               flush=True)
     return 0
@@ -823,6 +838,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"{m.id}  {m.module}  {m.describe()}")
         return 0
     only = set(args.only) if args.only else None
+    # A plain kill must still run the clean-up (fork servers stopped, copies removed).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     reports = run(modules, args.jobs, only, args.timeout,
                   lambda line: print(line, file=sys.stderr, flush=True), not args.no_fork)
     return 0 if print_report(reports, args.min_score) else 1
