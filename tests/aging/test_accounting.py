@@ -293,13 +293,14 @@ def test_the_completing_row_is_split_at_the_target() -> None:
 
 def test_an_excursion_still_open_at_completion_is_closed_at_its_last_out_row() -> None:
     acc = Accountant(AgingPlan(target_h=1.0, pullouts_h=()), started_ts=START)
-    acc.feed(rows_at([150.0] * 50 + [160.0] * 5))  # out from 50 to 55 min
+    acc.feed(rows_at([150.0] * 55 + [160.0] * 5))  # 55 min in, then out from 55 to 60 min
     assert acc.excursion is not None
-    out = acc.feed(in_rows(20, START + 55 * MIN))  # back 5 min < merge 10 min, then done
+    # 5 more minutes in tolerance complete the hour, back only 5 min (< merge 10 min).
+    out = acc.feed(in_rows(20, START + 60 * MIN))
     assert out.completed
     (exc,) = out.closed
     assert acc.excursion is None
-    assert exc.start_ts == START + 50 * MIN and exc.end_ts == START + 55 * MIN
+    assert exc.start_ts == START + 55 * MIN and exc.end_ts == START + 60 * MIN
     assert exc.duration_s == 5 * MIN
     assert acc.completed_ts == START + 65 * MIN
 
@@ -426,3 +427,29 @@ def test_a_plan_outside_sense_is_refused_saying_which_field(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         AgingPlan(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_running_plan_cannot_be_altered() -> None:
+    import dataclasses
+
+    plan = AgingPlan()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.target_h = 500.0  # type: ignore[misc]
+
+
+def test_a_run_started_at_clock_zero_accounts_from_zero() -> None:
+    acc = Accountant(AgingPlan(), started_ts=0.0)
+    assert acc.accounted_until_ts == 0.0
+    acc.feed([(60.0, 150.0)])
+    assert acc.in_tolerance_s == 60.0 and acc.elapsed_s == 60.0
+
+
+def test_a_pullout_allows_one_microsecond_for_rounding_and_no_more() -> None:
+    # Hours × 3600 and sums of float seconds can land a hair short of the planned time;
+    # 1 µs short still counts as reached, 2 µs short does not.
+    plan = AgingPlan(target_h=1.0, pullouts_h=(0.25, 1.0), max_gap_s=1000.0)
+    on_edge = Accountant(plan, started_ts=0.0)
+    assert on_edge.feed([(899.999999, 150.0)]).pullouts_due == [0.25]
+    short = Accountant(plan, started_ts=0.0)
+    assert short.feed([(899.999998, 150.0)]).pullouts_due == []
+    assert short.feed([(900.0, 150.0)]).pullouts_due == [0.25]

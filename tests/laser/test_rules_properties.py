@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -266,6 +267,12 @@ def test_the_result_event_carries_the_figures_rounded_and_the_rule_in_words() ->
     third = grade_job(job(open_clean=2, closed=1)).as_dict()
     assert (third["open_share"], third["grade"]) == (0.6667, "X")
     assert grade_job(job(open_clean=6, open_dross=1)).as_dict()["dross_share"] == 0.1429
+
+
+def test_a_grade_once_given_cannot_be_altered() -> None:
+    g = grade_job(job(open_clean=94, closed=6))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        g.grade = "O"  # type: ignore[misc]
 
 
 def test_no_holes_cannot_be_graded_and_the_error_says_why() -> None:
