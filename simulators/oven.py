@@ -160,6 +160,7 @@ class OvenSim(SimInstrument):
             self._record(ts)
             self._next_row_ts = ts + LOG_INTERVAL_S
         self._evolve(end)
+        self._trim_log()
 
     def _record(self, ts: float) -> None:
         sensor_ok = not self._active(self.sensor_until, ts)
@@ -189,6 +190,11 @@ class OvenSim(SimInstrument):
         running_max = max(row.ts, self._log_max[-1]) if self._log_max else row.ts
         self.log.append(row)
         self._log_max.append(running_max)
+
+    def _trim_log(self) -> None:
+        # Once per update, not per row: a long catch-up at a huge scale (a slow machine
+        # left the oven alone for seconds) would otherwise shift 144 000 rows per new row
+        # and fall further behind the faster it tried to catch up.
         if len(self.log) > LOG_CAPACITY_ROWS:
             cut = len(self.log) - LOG_CAPACITY_ROWS
             del self.log[:cut]

@@ -19,7 +19,7 @@ from daq.storage.models import Sample, Specimen
 from daq.storage.recorder import DbRecorder
 from drivers.aging_oven import AgingOven
 from simulators.clock import Clock
-from simulators.oven import LOG_INTERVAL_S, OvenSim
+from simulators.oven import LOG_CAPACITY_ROWS, LOG_INTERVAL_S, OvenSim
 from simulators.servers import PtyServer
 
 #: Most tests run at a million times real time: 1000 h take 3.6 s.
@@ -40,14 +40,21 @@ class HoldableClock(Clock):
     def __init__(self, scale: float, origin: float) -> None:
         super().__init__(scale=scale, origin=origin)
         self.hold_at: float | None = None
+        #: The furthest the oven may run (a run's accounted time plus the log's capacity).
+        self.pace: Callable[[], float | None] | None = None
 
     def running(self) -> float:
         """The shared formula's time, where the oven would be if it were not held."""
         return super().now()
 
     def now(self) -> float:
-        running = self.running()
-        return running if self.hold_at is None else min(running, self.hold_at)
+        limits = [self.running()]
+        if self.hold_at is not None:
+            limits.append(self.hold_at)
+        paced = self.pace() if self.pace is not None else None
+        if paced is not None:
+            limits.append(paced)
+        return min(limits)
 
 
 @dataclass
@@ -59,6 +66,18 @@ class OvenRig:
     resource: str
     clock: SimClock
     oven_clock: HoldableClock
+
+    def pace_with(self, accounted_until: Callable[[], float | None]) -> None:
+        """Never let the oven run more than its log's capacity ahead of what a run has
+        accounted: at a million times real time, a machine busy for 8.6 s would otherwise
+        let the oven overwrite rows the run has not read (they would count unmonitored)."""
+        window = (LOG_CAPACITY_ROWS - 1) * LOG_INTERVAL_S
+
+        def limit() -> float | None:
+            until_ts = accounted_until()
+            return None if until_ts is None else until_ts + window
+
+        self.oven_clock.pace = limit
 
     def freeze_oven(self) -> None:
         """Hold the oven where it is now: a run started next sees no row until a test

@@ -28,8 +28,11 @@ HOUR = 3600.0
 
 def runner_for(rig: OvenRig, oven: AgingOven, recorder: DbRecorder, sessions: Any
                ) -> AgingRunner:
-    return AgingRunner(ovens={"oven1": oven}, clock=rig.clock, recorder=recorder,
-                       sessions=sessions, bus=recorder.bus)
+    runner = AgingRunner(ovens={"oven1": oven}, clock=rig.clock, recorder=recorder,
+                         sessions=sessions, bus=recorder.bus)
+    rig.pace_with(lambda: min((r.acc.accounted_until_ts for r in runner.runs.values()
+                               if not r.finished), default=None))
+    return runner
 
 
 def assert_accounts_every_hour(report: dict[str, Any]) -> None:
