@@ -135,6 +135,7 @@ TIMING_SENSITIVE = (
     "tests/campaign/",
     "tests/laser/test_laser_job.py",
     "tests/mqtt/",
+    "tests/ownership/",
     "tests/peel/test_procedure.py",
     "tests/peel/test_watch.py",
     "tests/press_cycle/test_cli.py",
