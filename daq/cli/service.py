@@ -161,6 +161,9 @@ async def _http_server(lab: Any) -> tuple[Any, socket.socket | None]:
         sock.close()
         raise RuntimeError(f"cannot serve HTTP on {s.http_host}:{s.http_port}: {exc} "
                            "(choose another with --port)") from None
+    # Listening before the URL is printed: a client that reads it and connects at once
+    # waits in the backlog until uvicorn accepts, instead of being refused.
+    sock.listen(2048)
     port = sock.getsockname()[1]
     url = f"http://{s.http_host}:{port}/"
     try:
