@@ -419,6 +419,7 @@ class Lab:
         out: dict[str, str] = {}
         journal = self.journal
         age = journal.oldest_age_s()
+        readings_age = self.writer.oldest_buffered_age_s()
         if not self.gauges["database_up"]:
             out["database"] = "down (not answering)"
         elif (journal.trouble is not None or journal.depth > s.journal_lag_records
@@ -426,6 +427,11 @@ class Lab:
             out["database"] = (
                 f"lagging: {journal.depth} records waiting in the journal, the oldest "
                 f"{age:.1f} s" + (f" ({journal.trouble})" if journal.trouble else "")
+            )
+        elif readings_age > s.journal_lag_age_s:
+            out["database"] = (
+                f"lagging: {self.writer.stats.buffered} reading rows waiting, the oldest "
+                f"{readings_age:.1f} s ({self.writer.stats.last_error or 'slow'})"
             )
         if journal.lost is not None:
             out["journal"] = journal.lost
