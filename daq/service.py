@@ -376,9 +376,12 @@ class Lab:
         if run is None or run.task.done():
             raise LabError(f"run {run_id} is not live in this station")
         run.procedure.abort(f"operator abort by {operator or 'unknown'}")
-        # The procedure's end (the instrument safe), not its records being stored.
+        # The procedure's end is the instrument safe: what True means. Then, bounded by
+        # RUN_SETTLE_S, its records stored, so the caller can read the run as it ended.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(run.ended.wait(), timeout_s)
+        if run.ended.is_set():
+            await asyncio.wait([run.task], timeout=RUN_SETTLE_S + 1.0)
         return run.ended.is_set() or run.task.done()
 
     def active_runs(self) -> list[ActiveRun]:
