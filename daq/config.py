@@ -6,6 +6,7 @@ connects to them (the embedded default).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from pathlib import Path
@@ -60,6 +61,29 @@ class Settings(BaseSettings):
     readings_batch_size: int = Field(default=500, gt=0)
     readings_flush_interval_s: float = Field(default=0.5, gt=0)
     mqtt_readings_queue: int = Field(default=100_000, gt=0)
+    journal_dir: Path | None = Field(
+        default=None,
+        description="where the journal spills records while the database is slow or down "
+        "(default: <sqlite file>.journal/ beside a SQLite database, else "
+        "$XDG_STATE_HOME/lamina/journal/<station>-<hash of the URL>)",
+    )
+    journal_max_memory: int = Field(
+        default=1000, gt=0, description="records the journal holds in memory before it spills"
+    )
+    journal_max_spill_mb: float = Field(
+        default=256.0, gt=0, description="size of the spill file at which the journal is full"
+    )
+    journal_slow_after_s: float = Field(
+        default=1.0, gt=0, description="a database write slower than this (real s) spills"
+    )
+    journal_lag_records: int = Field(
+        default=200, gt=0, description="journal depth above which /health says degraded"
+    )
+    journal_lag_age_s: float = Field(
+        default=5.0, gt=0,
+        description="age (real s) of the oldest unstored record above which /health says "
+        "degraded",
+    )
     instruments: dict[str, InstrumentConfig] = Field(default_factory=dict)
     claim_heartbeat_s: float = Field(
         default=5.0, gt=0, description="wall seconds between heartbeats of instrument claims")
@@ -71,6 +95,20 @@ class Settings(BaseSettings):
     def simulated(self) -> bool:
         """True when no instruments are configured and the simulators are used."""
         return not self.instruments
+
+    def journal_directory(self) -> Path:
+        """The journal's directory: ``journal_dir``, else beside the SQLite file, else a
+        per-station, per-database directory under the user's state directory."""
+        if self.journal_dir is not None:
+            return self.journal_dir
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return Path(str(url.database) + ".journal")
+        state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+        digest = hashlib.sha1(self.database_url.encode()).hexdigest()[:10]
+        return state / "lamina" / "journal" / f"{self.station}-{digest}"
 
 
 def load_settings(config_path: Path | str | None = None, **overrides: Any) -> Settings:

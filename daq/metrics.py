@@ -97,6 +97,32 @@ def collect(lab: Any) -> list[Metric]:
     out.append(_g("daq_database_up", "1 if the database answered the last check.")
                .add(gauges.get("database_up", 0.0)))
 
+    journal = getattr(lab, "journal", None)
+    if journal is not None:
+        js = journal.stats
+        out += [
+            _g("daq_journal_depth", "Records in the journal not yet in the database.")
+            .add(journal.depth),
+            _g("daq_journal_oldest_age_seconds",
+               "Real seconds the oldest record not yet in the database has waited.")
+            .add(journal.oldest_age_s()),
+            _g("daq_journal_spilled_pending", "Records on the spill file not yet stored.")
+            .add(journal.spilled_pending),
+            _g("daq_journal_spilling", "1 while new records go to the spill file.")
+            .add(1.0 if journal.spilling else 0.0),
+            _g("daq_journal_records_at_risk",
+               "1 while records cannot be kept on file (live instruments are made safe).")
+            .add(0.0 if journal.lost is None else 1.0),
+            _c("daq_journal_appended_total", "Records appended.").add(js.appended),
+            _c("daq_journal_applied_total", "Records stored in the database.").add(js.applied),
+            _c("daq_journal_spilled_total", "Records written to the spill file.")
+            .add(js.spilled),
+            _c("daq_journal_write_failures_total", "Database writes of the journal that failed.")
+            .add(js.write_failures),
+            _c("daq_journal_rejected_total", "Records the database refused (kept on file).")
+            .add(js.rejected),
+        ]
+
     publisher = getattr(lab, "publisher", None)
     if publisher is not None:
         ps = publisher.stats

@@ -42,14 +42,20 @@ from daq.service_drivers import (
     plan_instruments,
     simulators_needed,
 )
+from daq.station.journal import Journal
 from daq.station.ownership import InstrumentClaims
+from daq.station.recording import JournalledRecorder
 from daq.storage.database import create_engine, session_factory, upgrade
+from daq.storage.errors import is_transient
 from daq.storage.models import Instrument as InstrumentRow
 from daq.storage.readings import ReadingWriter
 from daq.storage.recorder import DbRecorder
 from daq.storage.recovery import InterruptedRun, recover_interrupted
 
 log = logging.getLogger(__name__)
+
+#: Real seconds a finished run's task waits for its records to reach the database.
+RUN_SETTLE_S = 5.0
 
 
 class LabError(Exception):
@@ -79,6 +85,9 @@ class ActiveRun:
     started_wall: float
     procedure: Any = field(repr=False)
     task: asyncio.Task[Any] = field(repr=False)
+    #: Set when the procedure's run() has returned (its instrument is safe or done); the
+    #: task itself ends once its records are stored too (bounded wait).
+    ended: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property
     def phase(self) -> str | None:
@@ -113,7 +122,9 @@ class Lab:
         self.engine: AsyncEngine | None = None
         self.claims: InstrumentClaims | None = None
         self.sessions: async_sessionmaker[AsyncSession]
-        self.recorder: DbRecorder
+        self.db_recorder: DbRecorder
+        self.journal: Journal
+        self.recorder: JournalledRecorder
         self.writer: ReadingWriter
         self.publisher: MqttPublisher
         self.broker: EmbeddedBroker | None = None
@@ -142,8 +153,17 @@ class Lab:
         self.sessions = session_factory(engine)
         self.gauges["database_up"] = 1.0
         outbox = OutboxDrainer(self.sessions, self.clock)
-        self.recorder = DbRecorder(self.sessions, self.bus, prefix=s.mqtt_prefix,
-                                   station=s.station, clock=self.clock)
+        self.db_recorder = DbRecorder(self.sessions, self.bus, prefix=s.mqtt_prefix,
+                                      station=s.station, clock=self.clock)
+        self.journal = Journal(
+            s.journal_directory(), max_memory=s.journal_max_memory,
+            max_spill_bytes=int(s.journal_max_spill_mb * 1024 * 1024),
+            slow_after_s=s.journal_slow_after_s, is_transient=is_transient,
+            on_lost=self._records_lost,
+        )
+        self.journal.start(self.db_recorder)
+        self._stack.push_async_callback(self.journal.stop)
+        self.recorder = JournalledRecorder(self.journal, self.db_recorder)
         # Every instrument is claimed before any driver is opened (and before recovery,
         # which must know this station owns what it is about to close): a refusal stops
         # the start-up here, naming the holder, with nothing half-owned.
@@ -157,8 +177,13 @@ class Lab:
         await self.claims.claim_all({p.name: p.config.address() for p in planned_instruments})
         self._stack.push_async_callback(self.claims.close)
         self.claims.start_heartbeat()
+        # Records a previous run left on the spill file are stored before recovery, so a
+        # run whose end is in them is closed as it ended, not as INTERRUPTED.
+        if self.journal.depth and not await self.journal.settled(30.0):
+            log.warning("journal: %d records from an earlier run still waiting for the "
+                        "database", self.journal.depth)
         self.interrupted = await recover_interrupted(
-            self.recorder, now_ts=self.clock.now(), stale_after_s=s.claim_stale_s)
+            self.db_recorder, now_ts=self.clock.now(), stale_after_s=s.claim_stale_s)
         for run in self.interrupted:
             log.warning("run %s (%s) was live when the service stopped: now INTERRUPTED, "
                         "%d readings stored", run.run_id, run.kind, run.readings_stored)
@@ -178,6 +203,9 @@ class Lab:
         )
         await self.publisher.start()
         self._stack.push_async_callback(self.publisher.stop)
+        # On the way out, before the publisher stops: the last records into the database
+        # (and so into the outbox the publisher drains).
+        self._stack.push_async_callback(self.journal.settled, 5.0)
         for planned in planned_instruments:
             await self._connect(planned)
         self._stack.push_async_callback(self._close_instruments)
@@ -289,21 +317,37 @@ class Lab:
             if busy:
                 raise LabError(f"{instrument} is busy with run {busy[0]}; abort it first")
         procedure = factory(self)
+        ended = asyncio.Event()
         task = asyncio.get_running_loop().create_task(
-            self._run_procedure(procedure), name=f"run-{procedure.run_id}"
+            self._run_procedure(procedure, ended), name=f"run-{procedure.run_id}"
         )
         self.runs[procedure.run_id] = ActiveRun(procedure.run_id, kind, instrument, operator,
-                                                time.time(), procedure, task)
+                                                time.time(), procedure, task, ended)
         return procedure.run_id
 
-    async def _run_procedure(self, procedure: Procedure) -> Any:
+    async def _run_procedure(self, procedure: Procedure, ended: asyncio.Event) -> Any:
         try:
-            return await procedure.run()
+            result = await procedure.run()
         except asyncio.CancelledError:
+            ended.set()
             raise
         except Exception:
             log.exception("procedure %s failed", procedure.run_id)
-            return None
+            result = None
+        ended.set()
+        # Whoever waits for the task (a campaign, the API) reads the run from the
+        # database next: let the journal store it first, but never longer than the bound,
+        # so a database outage cannot hold a finished run open.
+        await self.recorder.settled(RUN_SETTLE_S)
+        return result
+
+    def _records_lost(self, reason: str) -> None:
+        """The journal cannot keep records: make every live instrument safe, loudly."""
+        live = self.active_runs()
+        log.error("records cannot be kept (%s): aborting %d live runs to their safe state",
+                  reason, len(live))
+        for run in live:
+            run.procedure.abort(f"records cannot be kept: {reason}")
 
     async def start_press_cycle(
         self, recipe: Any, operator: str | None = None, *,
@@ -346,8 +390,13 @@ class Lab:
         if run is None or run.task.done():
             raise LabError(f"run {run_id} is not live in this station")
         run.procedure.abort(f"operator abort by {operator or 'unknown'}")
-        done, _ = await asyncio.wait([run.task], timeout=timeout_s)
-        return bool(done)
+        # The procedure's end is the instrument safe: what True means. Then, bounded by
+        # RUN_SETTLE_S, its records stored, so the caller can read the run as it ended.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(run.ended.wait(), timeout_s)
+        if run.ended.is_set():
+            await asyncio.wait([run.task], timeout=RUN_SETTLE_S + 1.0)
+        return run.ended.is_set() or run.task.done()
 
     def active_runs(self) -> list[ActiveRun]:
         """Runs live in this station now."""
@@ -381,9 +430,43 @@ class Lab:
     def _polls(self) -> int:
         return sum(p.polls for p in self.pollers.values())
 
+    def problems(self) -> dict[str, str]:
+        """Each part that is down or lagging, with why (empty when everything is ok)."""
+        s = self.settings
+        out: dict[str, str] = {}
+        journal = self.journal
+        age = journal.oldest_age_s()
+        readings_age = self.writer.oldest_buffered_age_s()
+        if not self.gauges["database_up"]:
+            out["database"] = "down (not answering)"
+        elif (journal.trouble is not None or journal.depth > s.journal_lag_records
+              or age > s.journal_lag_age_s):
+            out["database"] = (
+                f"lagging: {journal.depth} records waiting in the journal, the oldest "
+                f"{age:.1f} s" + (f" ({journal.trouble})" if journal.trouble else "")
+            )
+        elif readings_age > s.journal_lag_age_s:
+            out["database"] = (
+                f"lagging: {self.writer.stats.buffered} reading rows waiting, the oldest "
+                f"{readings_age:.1f} s ({self.writer.stats.last_error or 'slow'})"
+            )
+        if journal.lost is not None:
+            out["journal"] = journal.lost
+        if not self.publisher.connected:
+            out["broker"] = "disconnected"
+        for name, poller in self.pollers.items():
+            if poller.status != "online":
+                out[f"instrument {name}"] = poller.status or "connecting"
+        return out
+
     def status(self) -> dict[str, Any]:
         """A summary for /health and `daq run`: broker, database, instruments, runs."""
+        problems = self.problems()
         return {
+            "status": "degraded" if problems else "ok",
+            "degraded": problems,
+            "journal": {"depth": self.journal.depth, "spilling": self.journal.spilling,
+                        "oldest_age_s": round(self.journal.oldest_age_s(), 3)},
             "mqtt": self.publisher.state,
             "database": "up" if self.gauges["database_up"] else "down",
             "instruments": {

@@ -152,6 +152,7 @@ async def conclude(
             status, reason = "INCOMPLETE", f"no peel strength: {exc}"
     ended_ts = clock.now()
     if store is not None:
+        await recorder.settled()  # the run row is on record before its peel_tests row
         await store.save(
             PeelRecord(
                 run_id=capture.run_id,

@@ -302,6 +302,7 @@ class AgingRunner:
             run_id=run_id, kind=KIND, instrument=oven_name, started_ts=started,
             recipe={**plan.to_json(), "specimens": specimen_ids, "oven_idn": idn},
             operator=operator))
+        await self.recorder.settled()  # the run row before its aging_runs row
         await create_run(self.sessions, run_id, oven_name, resource or oven.resource, plan,
                          specimen_ids, started)
         await self.recorder.event(RunEvent(run_id, started, "transition",

@@ -305,11 +305,12 @@ class LaserJob:
     async def _make_safe(self, outcome: str, reason: str) -> None:
         """SAFE: shutter closed first, then the job aborted, reconnecting if needed."""
         drilling = self.phase in (Phase.ARM, Phase.DRILL)
-        await self._enter(Phase.SAFE, reason)
+        # The shutter first, the record after: no record may delay closing it.
         if not self._laser_touched:
             confirmed, detail = True, "nothing was sent to the laser"
         else:
             confirmed, detail = await self._drive_safe(drilling)
+        await self._enter(Phase.SAFE, reason)
         self.shutter_confirmed_closed = confirmed
         severity: Any = "warning" if outcome == "ABORTED" else "critical"
         message = f"laser job {outcome}: {reason}"
@@ -428,6 +429,7 @@ class LaserJob:
             holes=self._holes,
         )
         try:
+            await self.recorder.settled()  # the run row before its laser_jobs row
             await self.store.save(record)
         except Exception as exc:  # the run record still closes; say what was lost
             log.exception("laser job %s: could not store the job", self.run_id)

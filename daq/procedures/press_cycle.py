@@ -18,7 +18,10 @@ PRECHECK → HEAT → PRESS → DWELL → COOL → RELEASE → DONE, or from any
 Operator abort (:meth:`PressCycle.abort` or cancelling the task), an interlock (door,
 alarm, e-stop, the press reporting SAFE/ESTOP), an instrument error, a garbled reply or
 a lost link all end in SAFE: ``ABOR``, then heaters and pressure explicitly off,
-reconnecting and retrying within a bounded time if the link is down. The run ends
+reconnecting and retrying within a bounded time if the link is down. The press is
+commanded first and the SAFE transition recorded after it (design.md, "Safety before
+records"); in a station every record goes through the journal, so none of the cycle's
+instrument timing waits on the database. The run ends
 ABORTED (operator) or FAULTED (everything else) with the reason, and the summary says
 whether the press was confirmed safe.
 """
@@ -372,8 +375,8 @@ class PressCycle:
             raise PhaseTimeout(f"{what} within {minutes:g} min ({detail})")
 
     # -- record ------------------------------------------------------------------------------
-    async def _enter(self, phase: Phase, reason: str) -> None:
-        now = self.clock.now()
+    async def _enter(self, phase: Phase, reason: str, ts: float | None = None) -> None:
+        now = self.clock.now() if ts is None else ts
         previous = self.record.enter(phase, now)
         data: dict[str, Any] = {"from": previous, "to": str(phase), "reason": reason}
         if self.last_reading is not None:
@@ -390,9 +393,11 @@ class PressCycle:
         await self.recorder.event(RunEvent(self.run_id, reading.ts, "note", data))
 
     async def _make_safe(self, outcome: Outcome, reason: str) -> None:
-        """SAFE: ABOR, then heaters and pressure off, confirmed by a reading."""
-        await self._enter(Phase.SAFE, reason)
+        """SAFE: ABOR, then heaters and pressure off, confirmed by a reading — and only
+        then the record of it, so that no record (database, broker) can delay the press."""
+        commanded_ts = self.clock.now()
         confirmed, detail = await self._drive_safe()
+        await self._enter(Phase.SAFE, reason, commanded_ts)
         self.record.safe_confirmed = confirmed
         severity: Any = "warning" if outcome is Outcome.ABORTED else "critical"
         message = f"press cycle {outcome}: {reason}"

@@ -176,6 +176,17 @@ class AlarmRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class JournalApplied(Base):
+    """The id of every journal record applied, written in the same transaction as the
+    record itself, so that a record replayed after a crash is not applied twice."""
+
+    __tablename__ = "journal_applied"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    op: Mapped[str] = mapped_column(String(32))
+    applied_wall_ts: Mapped[float] = mapped_column(Float)
+
+
 class AuditLog(Base):
     """Who did what, when (simulated and wall time), to what, from which state, with what result."""
 

@@ -59,13 +59,15 @@ async def enqueue(
     created_ts: float,
     qos: int = 1,
     retain: bool = False,
+    message_id: str | None = None,
 ) -> MqttOutbox:
     """Add a message to the outbox inside the caller's transaction; returns the row.
 
     The payload is ``{"id": uuid4, "seq": row id, "ts", "time", **body}``; ``ts`` and
-    ``time`` come from ``body["ts"]`` (or ``created_ts``).
+    ``time`` come from ``body["ts"]`` (or ``created_ts``). ``message_id`` (default: a
+    fresh uuid4) is the journal record's id when the message comes from the journal.
     """
-    message_id = str(uuid.uuid4())
+    message_id = message_id or str(uuid.uuid4())
     row = MqttOutbox(
         message_id=message_id,
         topic=topic,

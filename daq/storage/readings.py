@@ -124,6 +124,10 @@ class ReadingWriter:
         self._write_lock = asyncio.Lock()  # flush() may run beside the task
         self._held: AsyncConnection | None = None
 
+    def oldest_buffered_age_s(self) -> float:
+        """Real seconds the oldest reading not yet written has waited (0 if none)."""
+        return 0.0 if self._since is None else max(0.0, time.monotonic() - self._since)
+
     @classmethod
     def from_settings(
         cls, engine: AsyncEngine, bus: Bus, settings: Settings, **kwargs: Any

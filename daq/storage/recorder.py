@@ -5,6 +5,10 @@ After the commit the message is mirrored onto the bus (WebSocket fan-out). Calls
 serialised, so outbox ids (the delivery order) follow the order in which procedures
 recorded things. A database that is briefly locked or down is retried with back-off for
 ``retry_for_s`` before :class:`DatabaseUnavailable` is raised.
+
+It is also the journal's sink (:meth:`DbRecorder.apply`): the station's procedures record
+through :class:`daq.station.recording.JournalledRecorder`, whose single writer applies
+each record here with the same rows, idempotently (``journal_applied``).
 """
 
 from __future__ import annotations
@@ -12,21 +16,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from daq.bus import Bus
 from daq.clock import SimClock
 from daq.messages import Alarm, RunEvent
-from daq.record import RunInfo
+from daq.record import JournalRecord, RunInfo, alarm_of, event_of, run_info_of
 from daq.storage.errors import DatabaseUnavailable, is_transient
-from daq.storage.models import AlarmRow, AuditLog, Run, RunEventRow
+from daq.storage.models import AlarmRow, AuditLog, JournalApplied, ReadingRow, Run, RunEventRow
 from daq.storage.outbox import alarms_topic, enqueue, events_topic, jsonable
 
 log = logging.getLogger(__name__)
+
+#: The rows one record writes, inside a transaction; the argument is the outbox message id
+#: (the journal record's id, or ``None`` for a fresh one).
+Work = Callable[[AsyncSession, str | None], Awaitable[None]]
 
 #: Keys of a transition event's ``data`` that name the new phase, in order of preference.
 PHASE_KEYS = ("to", "phase", "state")
@@ -94,14 +102,17 @@ class DbRecorder:
         if self.bus is not None:
             self.bus.publish(message)
 
-    async def _add_event(self, session: AsyncSession, event: RunEvent) -> None:
+    async def _add_event(
+        self, session: AsyncSession, event: RunEvent, message_id: str | None = None
+    ) -> None:
         data = jsonable(event.data)
         session.add(RunEventRow(run_id=event.run_id, ts=event.ts, kind=event.kind, data=data))
         body = {"ts": event.ts, "run_id": event.run_id, "kind": event.kind, "data": data}
-        await enqueue(session, events_topic(self.prefix, event.run_id), body, created_ts=event.ts)
+        await enqueue(session, events_topic(self.prefix, event.run_id), body, created_ts=event.ts,
+                      message_id=message_id)
 
-    async def start_run(self, run: RunInfo) -> None:
-        """Insert the run (RUNNING) with its first event, ``note``/``started``."""
+    # -- one record: the rows it writes (shared by the direct calls and the journal) -------
+    def _start_run_work(self, run: RunInfo) -> tuple[Work, RunEvent]:
         started = RunEvent(
             run.run_id,
             run.started_ts,
@@ -116,7 +127,13 @@ class DbRecorder:
             },
         )
 
-        async def work(session: AsyncSession) -> None:
+        async def work(session: AsyncSession, message_id: str | None) -> None:
+            # Readings are written by their own writer and may be on record before the run
+            # row is (the run start waited in the journal): count them in, not zero.
+            stored, last_ts = (await session.execute(
+                select(func.count(), func.max(ReadingRow.ts))
+                .where(ReadingRow.run_id == run.run_id)
+            )).one()
             session.add(
                 Run(
                     id=run.run_id,
@@ -130,45 +147,135 @@ class DbRecorder:
                     sample_id=run.sample_id,
                     station=self.station,
                     started_ts=run.started_ts,
-                    readings_stored=0,
+                    readings_stored=int(stored or 0),
+                    last_reading_ts=last_ts,
                 )
             )
             await session.flush()  # the run row before its event (foreign key)
-            await self._add_event(session, started)
+            await self._add_event(session, started, message_id)
 
-        await self._transact(work)
-        self._after_commit(started)
+        return work, started
 
-    async def event(self, event: RunEvent) -> None:
-        """Insert the event (and move ``runs.phase`` on a transition) plus its outbox row."""
+    def _event_work(self, event: RunEvent) -> tuple[Work, RunEvent]:
         phase = phase_of(event)
 
-        async def work(session: AsyncSession) -> None:
+        async def work(session: AsyncSession, message_id: str | None) -> None:
             if phase is not None:
                 await session.execute(update(Run).where(Run.id == event.run_id).values(phase=phase))
-            await self._add_event(session, event)
+            await self._add_event(session, event, message_id)
 
-        await self._transact(work)
-        self._after_commit(event)
+        return work, event
 
-    async def finish_run(
+    def _finish_run_work(
         self, run_id: str, ts: float, outcome: str, reason: str | None, summary: dict[str, Any]
-    ) -> None:
-        """Close the run with ``outcome`` and announce it as a ``result`` event."""
+    ) -> tuple[Work, RunEvent]:
         result = RunEvent(
             run_id, ts, "result", {"status": outcome, "reason": reason, "summary": summary}
         )
 
-        async def work(session: AsyncSession) -> None:
+        async def work(session: AsyncSession, message_id: str | None) -> None:
             await session.execute(
                 update(Run)
                 .where(Run.id == run_id)
                 .values(status=outcome, ended_ts=ts, reason=reason, summary=jsonable(summary))
             )
-            await self._add_event(session, result)
+            await self._add_event(session, result, message_id)
 
-        await self._transact(work)
-        self._after_commit(result)
+        return work, result
+
+    def _alarm_work(self, alarm: Alarm) -> tuple[Work, Alarm]:
+        data = jsonable(alarm.data)
+
+        async def work(session: AsyncSession, message_id: str | None) -> None:
+            session.add(
+                AlarmRow(
+                    ts=alarm.ts,
+                    source=alarm.source,
+                    severity=alarm.severity,
+                    message=alarm.message,
+                    run_id=alarm.run_id,
+                    data=data,
+                )
+            )
+            body = {
+                "ts": alarm.ts,
+                "source": alarm.source,
+                "severity": alarm.severity,
+                "message": alarm.message,
+                "run_id": alarm.run_id,
+                "data": data,
+            }
+            await enqueue(session, alarms_topic(self.prefix), body, created_ts=alarm.ts,
+                          message_id=message_id)
+
+        return work, alarm
+
+    def _work_of(self, record: JournalRecord) -> tuple[Work, RunEvent | Alarm]:
+        body = record.body
+        if record.op == "start_run":
+            return self._start_run_work(run_info_of(body))
+        if record.op == "event":
+            return self._event_work(event_of(body))
+        if record.op == "finish_run":
+            return self._finish_run_work(body["run_id"], float(body["ts"]), body["outcome"],
+                                         body.get("reason"), dict(body.get("summary") or {}))
+        if record.op == "alarm":
+            return self._alarm_work(alarm_of(body))
+        raise ValueError(f"unknown journal record {record.op!r}")
+
+    # -- the Recorder (each call durable on return) ----------------------------------------
+    async def start_run(self, run: RunInfo) -> None:
+        """Insert the run (RUNNING) with its first event, ``note``/``started``."""
+        work, message = self._start_run_work(run)
+        await self._transact(lambda session: work(session, None))
+        self._after_commit(message)
+
+    async def event(self, event: RunEvent) -> None:
+        """Insert the event (and move ``runs.phase`` on a transition) plus its outbox row."""
+        work, message = self._event_work(event)
+        await self._transact(lambda session: work(session, None))
+        self._after_commit(message)
+
+    async def finish_run(
+        self, run_id: str, ts: float, outcome: str, reason: str | None, summary: dict[str, Any]
+    ) -> None:
+        """Close the run with ``outcome`` and announce it as a ``result`` event."""
+        work, message = self._finish_run_work(run_id, ts, outcome, reason, summary)
+        await self._transact(lambda session: work(session, None))
+        self._after_commit(message)
+
+    async def alarm(self, alarm: Alarm) -> None:
+        """Insert the alarm and its outbox row on ``{prefix}/alarms``."""
+        work, message = self._alarm_work(alarm)
+        await self._transact(lambda session: work(session, None))
+        self._after_commit(message)
+
+    async def settled(self, timeout_s: float | None = None) -> bool:
+        """Always settled: every call is durable when it returns."""
+        return True
+
+    # -- the journal's sink ----------------------------------------------------------------
+    async def apply(self, records: Sequence[JournalRecord]) -> None:
+        """Apply journal records in order in one transaction (one attempt: the journal
+        retries). A record whose id is on record already is skipped, so a replay after a
+        crash duplicates nothing; the outbox message takes the record's id."""
+        ids = [r.id for r in records]
+        messages: list[RunEvent | Alarm] = []
+        async with self._lock, self.sessions() as session, session.begin():
+            done = set((await session.scalars(
+                select(JournalApplied.id).where(JournalApplied.id.in_(ids))
+            )).all())
+            now = time.time()
+            for record in records:
+                if record.id in done:
+                    continue
+                work, message = self._work_of(record)
+                await work(session, record.id)
+                session.add(JournalApplied(id=record.id, op=record.op, applied_wall_ts=now))
+                messages.append(message)
+                done.add(record.id)
+        for message in messages:
+            self._after_commit(message)
 
     async def interrupt_run(
         self,
@@ -210,34 +317,6 @@ class DbRecorder:
 
         await self._transact(work)
         self._after_commit(result)
-
-    async def alarm(self, alarm: Alarm) -> None:
-        """Insert the alarm and its outbox row on ``{prefix}/alarms``."""
-        data = jsonable(alarm.data)
-
-        async def work(session: AsyncSession) -> None:
-            session.add(
-                AlarmRow(
-                    ts=alarm.ts,
-                    source=alarm.source,
-                    severity=alarm.severity,
-                    message=alarm.message,
-                    run_id=alarm.run_id,
-                    data=data,
-                )
-            )
-            body = {
-                "ts": alarm.ts,
-                "source": alarm.source,
-                "severity": alarm.severity,
-                "message": alarm.message,
-                "run_id": alarm.run_id,
-                "data": data,
-            }
-            await enqueue(session, alarms_topic(self.prefix), body, created_ts=alarm.ts)
-
-        await self._transact(work)
-        self._after_commit(alarm)
 
     async def audit(
         self,

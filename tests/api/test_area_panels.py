@@ -15,6 +15,7 @@ async def test_peel_tests_list_their_strength_and_aging_runs_their_excursions(
     t0 = lab.clock.now()
     await lab.recorder.start_run(RunInfo("peel-000000000001", "peel_test", "peel1", t0))
     await lab.recorder.start_run(RunInfo("aging-00000000001", "aging_run", "oven1", t0))
+    await lab.recorder.settled()  # the journal stores the run rows before ours refer to them
     async with lab.sessions() as session:
         session.add(
             PeelTestRow(

@@ -210,19 +210,21 @@ async def abort_run(
     run_id: str, request: Request, me: Operator, session: SessionDep, lab: LabDep
 ) -> AbortOut:
     """Abort a live run (operator): the instrument goes to its safe state."""
-    run = await session.get(Run, run_id)
-    note_action(
-        request,
-        "run.abort",
-        target=run_id,
-        from_state=(run.phase or run.status) if run else None,
-    )
-    if run is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id!r}")
     if run_id not in active_run_ids(lab):
+        run = await session.get(Run, run_id)
+        note_action(request, "run.abort", target=run_id,
+                    from_state=(run.phase or run.status) if run else None)
+        if run is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no run {run_id!r}")
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail=f"run {run_id} is {run.status}, not live here"
         )
+    # A live run is aborted from what the station knows, without asking the database
+    # first: a locked or stopped database must not delay the safe state.
+    phase = next((getattr(r, "phase", None) for r in lab.active_runs()
+                  if getattr(r, "run_id", r) == run_id), None)
+    note_action(request, "run.abort", target=run_id,
+                from_state=None if phase is None else str(phase))
     try:
         ended = await lab.abort(run_id, me.name)
     except LabError as exc:  # ended between the check and the abort

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 from typing import Any
@@ -19,18 +20,27 @@ router = APIRouter(tags=["system"])
 
 @router.get("/health")
 async def health(request: Request, lab: LabDep) -> dict[str, Any]:
-    """Is the service up, is its database reachable, which instruments are online."""
+    """Is the service up, is its database reachable and keeping up, is the broker
+    connected, which instruments are online; ``degraded`` names each part that is not."""
     database = "ok"
     try:
         async with get_sessions(request)() as session:
-            await session.execute(text("SELECT 1"))
+            # Bounded: a locked or stopped database must not hang the probe.
+            await asyncio.wait_for(session.execute(text("SELECT 1")), 2.0)
     except Exception as exc:  # report, do not fail the probe with a 500
         database = f"down: {type(exc).__name__}"
     now = lab.clock.now()
     service: dict[str, Any] = lab.status() if hasattr(lab, "status") else {}
+    degraded: dict[str, str] = dict(service.get("degraded", {}))
+    if database != "ok":
+        degraded["database"] = database
     return {
         "mqtt": service.get("mqtt", "unknown"),
-        "status": "ok" if database == "ok" else "degraded",
+        # ok only when every part is: database (answering and keeping up with the
+        # journal), broker, every instrument; otherwise each part that is not, and why.
+        "status": "degraded" if degraded else "ok",
+        "degraded": degraded,
+        "journal": service.get("journal", {}),
         "station": lab.settings.station,
         "ts": now,
         "time": iso(now),

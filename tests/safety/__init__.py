@@ -1,0 +1,1 @@
+"""Safety before records: faults of the database never delay making an instrument safe."""
