@@ -21,6 +21,13 @@ from typing import cast
 from drivers.errors import InstrumentConnectionError, InstrumentTimeout, ProtocolError
 from drivers.transport.base import DEFAULT_TIMEOUT_S, MAX_LINE_BYTES, Transport, decode_line
 
+#: A deadline timer that fires this many seconds late says the process itself was not
+#: running (a busy machine, a long GC): the reply may be waiting unread (an in-process
+#: simulator may not even have read the command), so the link listens once more.
+STALL_S = 0.05
+#: How long it listens again after such a stall before the query times out.
+STALL_GRACE_S = 0.1
+
 #: Lines kept for a reader that is not reading (a stream with nobody listening) before
 #: reading from the device is paused, like a full UART buffer.
 MAX_QUEUED_LINES = 100_000
@@ -161,6 +168,7 @@ class StreamTransport(Transport):
         self._protocol: LineProtocol | None = None
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_due = 0.0  # when the timer was asked to fire (its lateness = a stall)
         self._open_lock = asyncio.Lock()
 
     @abstractmethod
@@ -231,7 +239,11 @@ class StreamTransport(Transport):
             return  # it fires first and re-arms itself for what is left
         if timer is not None:
             timer.cancel()
-        self._timer = loop.call_at(deadline, self._on_timer)
+        self._call_at(loop, deadline)
+
+    def _call_at(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        self._timer_due = when
+        self._timer = loop.call_at(when, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -239,10 +251,16 @@ class StreamTransport(Transport):
         if p is None or deadline is None or p.waiter is None or p.waiter.done():
             return
         loop = asyncio.get_running_loop()
-        if loop.time() >= deadline:
-            p._fail(TimeoutError())
+        now = loop.time()
+        if now < deadline:
+            self._call_at(loop, deadline)
+        elif now - self._timer_due > STALL_S:
+            # The deadline passed while this process was not running, so it says nothing
+            # about the instrument: listen again for a moment the loop actually runs.
+            self._deadline = now + STALL_GRACE_S
+            self._call_at(loop, self._deadline)
         else:
-            self._timer = loop.call_at(deadline, self._on_timer)
+            p._fail(TimeoutError())
 
     async def _receive(self, timeout: float | None, owed: bool) -> str:
         p = self._require_open()

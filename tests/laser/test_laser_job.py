@@ -4,7 +4,6 @@ key, abort, lost link, timing on the accelerated clock."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -12,7 +11,7 @@ from daq.bus import Bus
 from daq.clock import SimClock
 from daq.laser.params import LaserJobParams, LaserParameterOutOfRange
 from daq.laser.store import SampleInfo
-from daq.messages import Reading, RunEvent
+from daq.messages import Reading
 from daq.procedures.laser_job import LaserJob
 from daq.record import MemoryRecorder
 from drivers.uv_laser import UvLaser
@@ -35,11 +34,6 @@ def make_job(
         simulated=True,
         instrument="laser1",
     )
-
-
-def holes_drilled(rig: LaserRig) -> int:
-    """Holes the simulated laser has drilled in its current job (−1: no job loaded)."""
-    return -1 if rig.sim.job is None else rig.sim.job.holes_done
 
 
 def shutter_open_commands(rig: LaserRig) -> list[str]:
@@ -77,35 +71,19 @@ async def test_sample_from_the_lot_prefix_when_not_told(rig: LaserRig, laser: Uv
     assert not any(c.startswith("SIM:SAMPLE") for c in rig.sim.commands_seen)
 
 
-class TimedRecorder(MemoryRecorder):
-    """Notes the real time at which each event was recorded."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.real_ts: list[tuple[float, RunEvent]] = []
-
-    async def event(self, event: RunEvent) -> None:
-        self.real_ts.append((time.perf_counter(), event))
-        await super().event(event)
-
-    def entered(self, phase: str) -> float:
-        return next(t for t, e in self.real_ts if e.kind == "transition" and e.data["to"] == phase)
-
-
-async def test_500_holes_at_100_per_s_take_5_s_simulated_and_under_a_second_real(
+async def test_500_holes_at_100_per_s_take_5_s_simulated_and_end_done_at_500(
     rig: LaserRig, laser: UvLaser
 ) -> None:
+    # How fast this runs in real time is a benchmark figure (bench/laser.py), not a verdict.
     bus = Bus()
     readings = bus.subscribe("test", (Reading,))
-    recorder = TimedRecorder()
-    job = make_job(laser, EX1, recorder, bus, n_holes=500, hole_rate_hz=100)
+    job = make_job(laser, EX1, MemoryRecorder(), bus, n_holes=500, hole_rate_hz=100)
     result = await job.run()
     job_record = rig.sim.job
     assert job_record is not None and job_record.started_ts and job_record.ended_ts
-    assert job_record.ended_ts - job_record.started_ts == pytest.approx(5.0)
-    assert result.outcome == "DONE"
-    drilling_real_s = recorder.entered("INSPECT") - recorder.entered("DRILL")
-    assert drilling_real_s < 1.0, f"drilling took {drilling_real_s:.2f} s real"
+    assert job_record.ended_ts - job_record.started_ts == pytest.approx(5.0)  # 500 / 100 per s
+    assert result.outcome == "DONE", (result.reason, result.holes_done)
+    assert result.holes_done == 500
     seen = readings.get_batch(10_000)
     assert seen and seen[-1].values["holes_done"].v == 500
     assert all(r.run_id == job.run_id for r in seen)
@@ -142,7 +120,8 @@ async def test_interlock_mid_job_closes_shutter_within_one_poll(
     recorder = MemoryRecorder()
     job = make_job(laser, EX1, recorder, Bus(), n_holes=2000)
     task = asyncio.create_task(job.run())
-    await wait_until(lambda: holes_drilled(rig) > 100, "job under way")
+    # Held at hole 150: the door opens mid-job, however long the machine takes to get here.
+    await rig.drilling_held_at(150)
     # A door that opens but whose switch does not stop the laser: only software can act.
     rig.sim.door_open = True
     opened_at = rig.sim.clock.now()
@@ -163,7 +142,7 @@ async def test_interlock_mid_job_closes_shutter_within_one_poll(
     assert before_close.count("STAT:INTL?") == 1, before_close
     assert closes[0].ts >= opened_at
     assert result.outcome == "FAULTED" and "door" in (result.reason or "")
-    assert 100 < result.holes_done < 2000
+    assert result.holes_done == 150
     _, _, summary = recorder.outcomes[job.run_id]
     assert summary["job_state"] == "ABORTED" and summary["stop_cause"] == "interlock"
     assert summary["holes_done"] == result.holes_done
@@ -172,46 +151,49 @@ async def test_interlock_mid_job_closes_shutter_within_one_poll(
 async def test_chiller_alarm_mid_job_faults_the_job(rig: LaserRig, laser: UvLaser) -> None:
     job = make_job(laser, EX1, MemoryRecorder(), Bus(), n_holes=3000)
     task = asyncio.create_task(job.run())
-    await wait_until(lambda: holes_drilled(rig) > 50, "job under way")
+    await rig.drilling_held_at(50)  # the alarm comes mid-job, not after a fast job's end
     rig.sim.inject("chiller")
+    rig.release_drilling()  # the laser's own interlock stops the job, not our hold
     result = await task
     assert result.outcome == "FAULTED" and "chiller" in (result.reason or "")
     assert not rig.sim.shutter_is_open
-    assert 50 <= result.holes_done < 3000
+    assert result.holes_done == 50
 
 
 async def test_operator_abort_closes_shutter(rig: LaserRig, laser: UvLaser) -> None:
     recorder = MemoryRecorder()
     job = make_job(laser, EX1, recorder, Bus(), n_holes=5000)
     task = asyncio.create_task(job.run())
-    await wait_until(lambda: holes_drilled(rig) > 10, "job under way")
+    await rig.drilling_held_at(20)  # held: the stop lands mid-job (holes known: 20)
     job.abort("operator pressed stop")
     result = await task
     assert result.outcome == "ABORTED" and result.reason == "operator pressed stop"
     assert not rig.sim.shutter_is_open
     assert rig.sim.shutter_history[-1].cause == "command"
-    assert 10 < result.holes_done < 5000
+    assert result.holes_done == 20
 
 
 async def test_lost_link_reconnects_and_closes_shutter(rig: LaserRig, laser: UvLaser) -> None:
     job = make_job(laser, EX1, MemoryRecorder(), Bus(), n_holes=5000)
     task = asyncio.create_task(job.run())
-    await wait_until(lambda: holes_drilled(rig) > 10, "job under way")
+    await rig.drilling_held_at(20)  # held: the cable is pulled mid-job (holes known: 20)
     rig.sim.inject("drop")
     result = await task
     assert result.outcome == "FAULTED" and "lost link" in (result.reason or "")
     assert not rig.sim.shutter_is_open
     assert rig.sim.shutter_history[-1].cause == "command"
     assert result.summary["shutter_closed"] is True
-    assert result.holes_done > 10
+    assert result.holes_done == 20
 
 
 async def test_a_garbled_reply_does_not_stop_the_job(rig: LaserRig, laser: UvLaser) -> None:
     job = make_job(laser, EX1, MemoryRecorder(), Bus(), n_holes=500)
     task = asyncio.create_task(job.run())
-    await wait_until(lambda: rig.sim.job is not None and rig.sim.job.state == "RUNNING",
-                     "job running")
+    await rig.drilling_held_at(100)  # held: the garbled reply comes mid-job, not after it
     rig.sim.inject("garble")
+    await wait_until(lambda: rig.sim.faults.garble_next == 0, "the garbled reply was sent")
+    assert rig.sim.job is not None and rig.sim.job.state == "RUNNING"
+    rig.release_drilling()
     result = await task
     assert result.outcome == "DONE" and result.grade is not None
 

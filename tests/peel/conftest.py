@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,11 @@ from tests.conftest import need_service
 
 #: 60 s of simulated peel take 50 ms.
 SCALE = 1200.0
+#: Hang guard of every wait in the peel tests (real seconds): never what decides a verdict.
+HANG_GUARD_S = 60.0
+#: The tester's scale while a test must act mid-peel: at 1200× the whole 60 s peel is one
+#: or two 20 ms physics ticks, at 10× it is 6 s real, so "mid-peel" is a moment a test hits.
+MID_PEEL_SCALE = 10.0
 
 
 @dataclass
@@ -101,10 +107,10 @@ def recorder(sessions: async_sessionmaker[AsyncSession], bus: Bus) -> DbRecorder
     return DbRecorder(sessions, bus, prefix=f"lamina/test-{secrets.token_hex(4)}")
 
 
-async def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    """Poll ``condition`` on the event loop until it holds; fail after ``timeout_s``."""
-    async with asyncio.timeout(timeout_s):
-        while True:
-            if condition():
-                return
-            await asyncio.sleep(0.001)
+async def wait_until(condition: Callable[[], bool], what: str) -> None:
+    """Poll ``condition`` on the event loop until it holds; the caller goes on in the same
+    loop step in which it held. HANG_GUARD_S only guards a hang, naming ``what``."""
+    deadline = time.monotonic() + HANG_GUARD_S
+    while not condition():
+        assert time.monotonic() < deadline, f"hang guard ({HANG_GUARD_S:g} s): {what}"
+        await asyncio.sleep(0.001)

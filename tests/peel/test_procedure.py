@@ -15,7 +15,7 @@ from daq.peel.store import PeelStore
 from daq.procedures.peel_test import PeelSettings, PeelTest
 from daq.storage.models import MqttOutbox, Run, Specimen
 from daq.storage.recorder import DbRecorder
-from tests.peel.conftest import Bench, wait_until
+from tests.peel.conftest import MID_PEEL_SCALE, Bench, wait_until
 
 
 async def make_specimen(
@@ -79,9 +79,11 @@ async def test_garbled_lines_are_counted_skipped_and_on_the_result(
     bench: Bench, recorder: DbRecorder, bus: Bus, store: PeelStore
 ) -> None:
     await make_specimen(store, bench, "EX1-2026-001-G1")
+    bench.sim.clock.set_scale(MID_PEEL_SCALE)  # until the fault: mid-peel is then hittable
     task = asyncio.create_task(peel_test(bench, recorder, bus, store).run("EX1-2026-001-G1"))
-    await wait_until(lambda: bench.sim.peeling)
+    await wait_until(lambda: bench.sim.peeling, "peeling")
     bench.sim.inject("garble", "7")
+    bench.sim.clock.set_scale(bench.clock.scale)
     outcome = await task
     assert outcome.status == "DONE", outcome.reason
     assert outcome.garbled_lines == 7
@@ -96,9 +98,11 @@ async def test_disconnect_mid_peel_leaves_it_incomplete_with_its_partial_curve(
 ) -> None:
     await make_specimen(store, bench, "EX3-2026-002-D1", "EX3")
     readings = bus.subscribe("test", (Reading,), maxsize=100_000)
+    bench.sim.clock.set_scale(MID_PEEL_SCALE)  # until the fault: mid-peel is then hittable
     task = asyncio.create_task(peel_test(bench, recorder, bus, store).run("EX3-2026-002-D1"))
-    await wait_until(lambda: readings.depth() >= 150)  # ~12 mm in
+    await wait_until(lambda: readings.depth() >= 150 and bench.sim.peeling, "~12 mm in")
     bench.sim.inject("drop")
+    bench.sim.clock.set_scale(bench.clock.scale)
     outcome = await task
     assert outcome.status == "INCOMPLETE"
     assert outcome.reason is not None and "link to the tester lost mid-peel" in outcome.reason
@@ -115,9 +119,11 @@ async def test_a_silent_tester_ends_the_peel_incomplete(
     bench: Bench, recorder: DbRecorder, bus: Bus, store: PeelStore
 ) -> None:
     await make_specimen(store, bench, "EX4-2026-003-S1", "EX4")
+    bench.sim.clock.set_scale(MID_PEEL_SCALE)  # until the fault: mid-peel is then hittable
     task = asyncio.create_task(peel_test(bench, recorder, bus, store).run("EX4-2026-003-S1"))
-    await wait_until(lambda: bench.sim.peeling)
+    await wait_until(lambda: bench.sim.peeling, "peeling")
     bench.sim.inject("stall")
+    bench.sim.clock.set_scale(bench.clock.scale)
     outcome = await task
     assert outcome.status == "INCOMPLETE"
     assert outcome.reason is not None and "stopped sending" in outcome.reason
@@ -127,9 +133,11 @@ async def test_load_cell_overload_faults_the_run(
     bench: Bench, recorder: DbRecorder, bus: Bus, store: PeelStore
 ) -> None:
     await make_specimen(store, bench, "EX5-2026-004-O1", "EX5")
+    bench.sim.clock.set_scale(MID_PEEL_SCALE)  # until the fault: mid-peel is then hittable
     task = asyncio.create_task(peel_test(bench, recorder, bus, store).run("EX5-2026-004-O1"))
-    await wait_until(lambda: bench.sim.peeling)
+    await wait_until(lambda: bench.sim.peeling, "peeling")
     bench.sim.inject("overload")
+    bench.sim.clock.set_scale(bench.clock.scale)
     outcome = await task
     assert outcome.status == "FAULTED"
     assert outcome.reason is not None and "overload" in outcome.reason
@@ -144,7 +152,8 @@ async def test_operator_abort_stops_the_tester_and_keeps_the_partial_curve(
     await make_specimen(store, bench, "CMP5-2026-005-A1", "CMP5")
     procedure = peel_test(bench, recorder, bus, store)
     task = asyncio.create_task(procedure.run("CMP5-2026-005-A1"))
-    await wait_until(lambda: procedure.capture is not None and len(procedure.capture.mm) >= 500)
+    await wait_until(lambda: procedure.capture is not None and len(procedure.capture.mm) >= 500,
+                     "500 points captured")
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
@@ -153,8 +162,9 @@ async def test_operator_abort_stops_the_tester_and_keeps_the_partial_curve(
     assert run is not None and run.status == "ABORTED"
     mm, _ = await store.curve(procedure.run_id)
     assert len(mm) >= 500
-    # The tester is usable again for the next specimen.
-    await asyncio.sleep(0.05)
+    # The tester is usable again for the next specimen: once it has handled our STOP
+    # (sent without waiting for a reply mid-peel), it is not peeling.
+    await wait_until(lambda: "STOP" in bench.sim.commands_seen, "the tester got STOP")
     assert not bench.sim.peeling
     await bench.tester.set_width_mm(3.0)
 

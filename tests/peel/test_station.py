@@ -26,7 +26,7 @@ async def test_the_station_records_a_front_panel_peel_by_itself(tmp_path: Path) 
         assert list(watchers) == ["peel1"]
         tester = lab.simulators.instruments["peel"]
         tester.handle("SIM:PANEL START")  # an operator presses START on the tester
-        await wait_until(lambda: len(outcomes) == 1, timeout_s=15)
+        await wait_until(lambda: len(outcomes) == 1, "the station recorded the peel")
         outcome = outcomes[0]
         assert outcome.status == "DONE", outcome.reason
         row = await PeelStore(lab.sessions).test(outcome.run_id)

@@ -15,7 +15,7 @@ from daq.peel.watch import watch_and_capture
 from daq.procedures.peel_test import PeelOutcome
 from daq.storage.models import Run
 from daq.storage.recorder import DbRecorder
-from tests.peel.conftest import Bench, wait_until
+from tests.peel.conftest import MID_PEEL_SCALE, Bench, wait_until
 from tests.peel.test_procedure import make_specimen
 
 
@@ -34,9 +34,9 @@ async def test_front_panel_start_is_captured_and_recorded_with_no_operator_actio
     try:
         # No head start for the watcher: what the tester sends waits in the link's buffer.
         bench.sim.handle("SIM:PANEL START")  # somebody presses START on the tester
-        await wait_until(lambda: len(outcomes) == 1)
+        await wait_until(lambda: len(outcomes) == 1, "the first peel recorded")
         bench.sim.handle("SIM:PANEL START")  # … and peels the same strip again
-        await wait_until(lambda: len(outcomes) == 2)
+        await wait_until(lambda: len(outcomes) == 2, "the second peel recorded")
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -65,7 +65,7 @@ async def test_an_unidentified_strip_is_recorded_as_unassigned(
     try:
         # No head start for the watcher: what the tester sends waits in the link's buffer.
         bench.sim.handle("SIM:PANEL START")
-        await wait_until(lambda: len(outcomes) == 1)
+        await wait_until(lambda: len(outcomes) == 1, "the first peel recorded")
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -93,16 +93,16 @@ async def test_the_watcher_survives_a_dropped_link_and_captures_the_next_peel(
         # or two 20 ms physics ticks, so the tester runs at 10× until the cable is pulled
         # (100 points take 0.1 s, the peel 6 s), and the pull waits for the tester to be
         # peeling with >100 points already read: ordered, not raced.
-        bench.sim.clock.set_scale(10.0)
+        bench.sim.clock.set_scale(MID_PEEL_SCALE)
         bench.sim.handle("SIM:PANEL START")
-        await wait_until(lambda: readings.depth() > 100 and bench.sim.peeling)
+        await wait_until(lambda: readings.depth() > 100 and bench.sim.peeling, "mid-peel")
         bench.sim.inject("drop")  # the cable is pulled mid-peel
         bench.sim.clock.set_scale(bench.clock.scale)
-        await wait_until(lambda: len(outcomes) == 1)
+        await wait_until(lambda: len(outcomes) == 1, "the first peel recorded")
         # Reopened: from here the new pty buffers what the tester sends until it is read.
-        await wait_until(lambda: bench.tester.transport.is_open)
+        await wait_until(lambda: bench.tester.transport.is_open, "the link reopened")
         bench.sim.handle("SIM:PANEL START")
-        await wait_until(lambda: len(outcomes) == 2)
+        await wait_until(lambda: len(outcomes) == 2, "the second peel recorded")
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -126,7 +126,7 @@ async def test_a_peel_whose_header_was_lost_to_noise_is_still_captured(
         # No head start for the watcher: what the tester sends waits in the link's buffer.
         bench.sim.inject("garble", "1")  # the BEGIN header arrives as noise
         bench.sim.handle("SIM:PANEL START")
-        await wait_until(lambda: len(outcomes) == 1)
+        await wait_until(lambda: len(outcomes) == 1, "the first peel recorded")
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):

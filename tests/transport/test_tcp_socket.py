@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 
 import pytest
 
@@ -64,6 +65,25 @@ async def test_stalled_instrument_times_out_then_reconnect_works(tcp_press: TcpS
         tcp_press.instrument.clear_faults()
         await link.reconnect()
         assert "Lamination Press" in await link.query("*IDN?")
+
+
+async def test_a_stall_of_our_own_process_longer_than_the_timeout_is_no_timeout(
+    tcp_press: TcpServer,
+) -> None:
+    # The loop is frozen (a busy PC, a long GC) right after the query is sent, before the
+    # in-process simulator has even read it: the deadline passes while nobody could listen.
+    async with make_transport(tcp_press.resource, timeout=0.2) as link:
+        asyncio.get_running_loop().call_soon(time.sleep, 0.5)
+        assert "Lamination Press" in await link.query("*IDN?")
+        assert link.is_open
+
+
+async def test_a_silent_instrument_still_times_out_after_a_stall(tcp_press: TcpServer) -> None:
+    async with make_transport(tcp_press.resource, timeout=0.2) as link:
+        tcp_press.instrument.inject("stall")
+        asyncio.get_running_loop().call_soon(time.sleep, 0.5)
+        with pytest.raises(InstrumentTimeout):
+            await link.query("*IDN?")
 
 
 async def test_dropped_link_is_a_connection_error_then_reconnect_works(
