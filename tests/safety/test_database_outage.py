@@ -167,7 +167,8 @@ async def test_abort_mid_dwell_with_the_database_locked_makes_the_press_safe_wit
                 await asyncio.sleep(ABORT_INTO_LOCK_S)
                 assert phase_of(station, run_id) == "DWELL"
                 assert watch.samples[-1].heater_on, "the press should be heating mid-dwell"
-                abort_at = time.monotonic()
+                abort_at, abort_sim = time.monotonic(), lab.clock.now()
+                polls_to_abort = lab.pollers["press1"].polls - polls_at_lock
                 async with station.client() as client:
                     abort = asyncio.get_running_loop().create_task(
                         client.post(f"/api/runs/{run_id}/abort"))
@@ -177,8 +178,7 @@ async def test_abort_mid_dwell_with_the_database_locked_makes_the_press_safe_wit
                     first_safe = next(s for s in watch.samples if s.t > abort_at and s.safe)
                     # Hold the lock for the rest of its time: the press must stay safe.
                     await asyncio.sleep(max(0.0, locked_at + LOCK_S - time.monotonic()))
-                    unlocked_at, unlocked_sim = time.monotonic(), lab.clock.now()
-                    polls_in_lock = lab.pollers["press1"].polls - polls_at_lock
+                    unlocked_at = time.monotonic()
                     last = watch.samples[-1]
                 answered = await abort
             await lab.wait_run(run_id, 60.0)
@@ -210,8 +210,9 @@ async def test_abort_mid_dwell_with_the_database_locked_makes_the_press_safe_wit
     assert run.summary["safe_confirmed"] is True
     assert alarms == 1
     assert_published_in_record_order(events, outbox)
-    await assert_readings_of_the_outage_stored(station, run_id, (locked_sim, unlocked_sim),
-                                               polls_in_lock)
+    # The run's readings are those up to the abort; the rest of the lock has none.
+    await assert_readings_of_the_outage_stored(station, run_id, (locked_sim, abort_sim),
+                                               polls_to_abort)
 
 
 async def test_pressure_step_is_on_time_while_the_database_is_locked_across_heat_to_press(
