@@ -59,15 +59,16 @@ class Watch:
         self.samples: list[PressSample] = []
         self.health: list[tuple[float, dict[str, Any]]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     async def _look(self) -> None:
-        while True:
+        while not self._stopping:
             self.samples.append(await self.observer.sample())
             await asyncio.sleep(LOOK_S)
 
     async def _probe(self) -> None:
         async with self.station.client() as client:
-            while True:
+            while not self._stopping:
                 body = (await client.get("/health")).json()
                 self.health.append((time.monotonic(), body))
                 await asyncio.sleep(0.25)
@@ -77,8 +78,13 @@ class Watch:
         self._tasks = [loop.create_task(self._look()), loop.create_task(self._probe())]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        # A cancel can be swallowed inside the in-process ASGI call (seen as a test that
+        # never ended): the loops also stop on the flag, and the cancel is repeated.
+        self._stopping = True
+        while pending := [t for t in self._tasks if not t.done()]:
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=1.0)
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
