@@ -7,6 +7,7 @@ only the SHA-256 is stored.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import time
@@ -110,7 +111,7 @@ async def authenticate(session: AsyncSession, name: str, password: str) -> Princ
     user = await session.get(User, name)
     if user is None or user.disabled:
         # Hash anyway so that a wrong name takes as long as a wrong password.
-        verify_password(_DUMMY_HASH, password)
+        verify_password(dummy_password_hash(), password)
         return None
     if not verify_password(user.password_hash, password):
         return None
@@ -200,4 +201,10 @@ def login_hint(url: str, name: str, password: str) -> str:
     )
 
 
-_DUMMY_HASH = hash_password("not-a-real-password")
+@functools.cache
+def dummy_password_hash() -> str:
+    """What a login for an unknown name is verified against, so that it takes as long as a
+    wrong password. Made on first use (the API makes it in ``create_app``): one argon2
+    hash costs ~0.9 s of CPU, which every import, so every ``daq user`` call, used to pay.
+    """
+    return hash_password("not-a-real-password")

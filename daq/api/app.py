@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from daq.api import accounts
 from daq.api.audit import AuditCounters, AuditMiddleware
 from daq.api.errors import install_error_handlers
 from daq.api.extensions import include_area_routers
@@ -65,6 +66,7 @@ def create_app(
     """The API and dashboard of ``lab`` (a running ``daq.service.Lab``)."""
     sessions = sessions or sessions_of(lab)
     hub = StreamHub(lab.bus)
+    accounts.dummy_password_hash()  # made now, so the first unknown-name login is not faster
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -7,11 +7,13 @@ enforced so it behaves like PostgreSQL. PostgreSQL is reached through asyncpg.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -98,8 +100,57 @@ async def drop_all(engine: AsyncEngine) -> None:
         await conn.run_sync(metadata.drop_all)
 
 
+#: The migration scripts (package data), read for their revision ids without Alembic.
+MIGRATION_VERSIONS = Path(__file__).with_name("migrations") / "versions"
+_REVISION = re.compile(r'^revision(?:\s*:\s*str)?\s*=\s*"([^"]+)"\s*$', re.MULTILINE)
+_DOWN_REVISION = re.compile(
+    r'^down_revision(?:\s*:\s*str\s*\|\s*None)?\s*=\s*(?:"([^"]+)"|None)\s*$', re.MULTILINE
+)
+
+
+def script_head() -> str | None:
+    """The head revision of the migration scripts, read from their text (importing Alembic,
+    its environment and every model costs about a second); ``None`` unless every script
+    names one plain revision and one parent and they form a single chain."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in MIGRATION_VERSIONS.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        rev, down = _REVISION.findall(source), _DOWN_REVISION.findall(source)
+        if len(rev) != 1 or len(down) != 1:
+            return None  # a merge, a branch or an unusual header: let Alembic decide
+        revisions.add(rev[0])
+        if down[0]:
+            parents.add(down[0])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+async def database_revision(url_or_engine: str | AsyncEngine) -> str | None:
+    """The revision in ``alembic_version`` read with one query (``None``: never migrated)."""
+    engine = create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+    try:
+        async with engine.connect() as conn:
+            try:
+                rows = (await conn.execute(text("SELECT version_num FROM alembic_version")))
+                versions = rows.scalars().all()
+            except DBAPIError:  # no such table yet
+                return None
+    finally:
+        if isinstance(url_or_engine, str):
+            await engine.dispose()
+    return str(versions[0]) if len(versions) == 1 else None
+
+
 async def upgrade(url_or_engine: str | AsyncEngine, revision: str = "head") -> None:
-    """Migrate the database to ``revision`` with Alembic (``daq db upgrade``, service start)."""
+    """Migrate the database to ``revision`` with Alembic (``daq db upgrade``, service start).
+
+    A database already at the scripts' head is left alone without loading Alembic: every
+    ``daq user …`` call migrates first, and that check alone cost ~0.5 s of CPU."""
+    if revision == "head":
+        head = script_head()
+        if head is not None and await database_revision(url_or_engine) == head:
+            return
     from daq.storage.migrate import run_alembic
 
     await run_alembic(url_or_engine, "upgrade", revision)

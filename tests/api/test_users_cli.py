@@ -32,3 +32,11 @@ def test_user_cli_adds_lists_changes_role_and_issues_a_token(tmp_path: Path) -> 
     assert listed == [{"name": "ana", "role": "admin", "disabled": False}]
     token = daq("token", "ana", db=db)
     assert token.returncode == 0 and len(token.stdout.strip()) >= 40
+
+
+def test_the_migration_head_read_without_alembic_is_alembics_own() -> None:
+    # `daq user` skips Alembic when the database is at this head: it must be the real one.
+    from daq.storage.database import script_head
+    from daq.storage.migrate import head_revision
+
+    assert script_head() == head_revision() is not None
