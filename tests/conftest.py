@@ -6,6 +6,7 @@ import asyncio
 import os
 import secrets
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +16,11 @@ import pytest
 
 from daq.bus import Bus
 from daq.clock import SimClock
+
+# Serial-port lock files (UUCP ``LCK..pts_N``) in a directory of this test process's own:
+# pty numbers are reused across processes, so test workers side by side must not see each
+# other's locks of ptys that have since gone (a real lab's ports do not come and go).
+os.environ["LAMINA_LOCK_DIR"] = tempfile.mkdtemp(prefix="lamina-locks-")
 
 #: Set by scripts/test (and so CI): a missing service is a failure, never a skip.
 REQUIRE_SERVICES = (

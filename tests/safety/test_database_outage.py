@@ -135,14 +135,17 @@ def assert_published_in_record_order(events: list[RunEventRow], outbox: list[Mqt
 async def assert_readings_of_the_outage_stored(station: Station, run_id: str,
                                               locked_sim: tuple[float, float],
                                               polls_made: int) -> None:
-    """Readings taken while the database was locked reached it afterwards: one per poll
-    the press's poller made during the lock (counted by the poller itself, so a loaded
-    machine that polls less often asks for fewer; the two polls straddling the lock's
-    edges may fall either side), and the run's count says as many as there are rows."""
+    """Readings taken while the database was locked reached it afterwards (the run's and,
+    once it ended, the press's own): one per poll the press's poller made during the lock
+    (counted by the poller itself, so a loaded machine that polls less often asks for
+    fewer; the two polls straddling the lock's edges may fall either side), and the run's
+    count says as many as there are rows."""
     start, end = locked_sim
     async with station.lab.sessions() as session:
+        # Every reading of the press, the run's and those after it ended alike: what was
+        # acquired during the lock must all be stored.
         ts = list(await session.scalars(
-            select(ReadingRow.ts).where(ReadingRow.run_id == run_id,
+            select(ReadingRow.ts).where(ReadingRow.instrument == "press1",
                                         ReadingRow.channel == "temp_top")))
         rows = len(list(await session.scalars(
             select(ReadingRow.id).where(ReadingRow.run_id == run_id))))
@@ -173,8 +176,7 @@ async def test_abort_mid_dwell_with_the_database_locked_makes_the_press_safe_wit
                 await asyncio.sleep(ABORT_INTO_LOCK_S)
                 assert phase_of(station, run_id) == "DWELL"
                 assert watch.samples[-1].heater_on, "the press should be heating mid-dwell"
-                abort_at, abort_sim = time.monotonic(), lab.clock.now()
-                polls_to_abort = lab.pollers["press1"].polls - polls_at_lock
+                abort_at = time.monotonic()
                 async with station.client() as client:
                     abort = asyncio.get_running_loop().create_task(
                         client.post(f"/api/runs/{run_id}/abort"))
@@ -184,7 +186,8 @@ async def test_abort_mid_dwell_with_the_database_locked_makes_the_press_safe_wit
                     first_safe = next(s for s in watch.samples if s.t > abort_at and s.safe)
                     # Hold the lock for the rest of its time: the press must stay safe.
                     await asyncio.sleep(max(0.0, locked_at + LOCK_S - time.monotonic()))
-                    unlocked_at = time.monotonic()
+                    unlocked_at, unlocked_sim = time.monotonic(), lab.clock.now()
+                    polls_in_lock = lab.pollers["press1"].polls - polls_at_lock
                     last = watch.samples[-1]
                 answered = await abort
             await lab.wait_run(run_id, 60.0)
@@ -216,9 +219,8 @@ async def test_abort_mid_dwell_with_the_database_locked_makes_the_press_safe_wit
     assert run.summary["safe_confirmed"] is True
     assert alarms == 1
     assert_published_in_record_order(events, outbox)
-    # The run's readings are those up to the abort; the rest of the lock has none.
-    await assert_readings_of_the_outage_stored(station, run_id, (locked_sim, abort_sim),
-                                               polls_to_abort)
+    await assert_readings_of_the_outage_stored(station, run_id, (locked_sim, unlocked_sim),
+                                               polls_in_lock)
 
 
 async def test_pressure_step_is_on_time_while_the_database_is_locked_across_heat_to_press(
