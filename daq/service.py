@@ -18,9 +18,9 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -34,6 +34,7 @@ from daq.mqtt.broker import EmbeddedBroker
 from daq.mqtt.outbox import OutboxDrainer
 from daq.mqtt.publisher import MqttPublisher
 from daq.mqtt.topics import parse_mqtt_url
+from daq.recipes import PressRecipe, parse_recipe
 from daq.service_drivers import (
     PlannedInstrument,
     close_driver,
@@ -42,48 +43,23 @@ from daq.service_drivers import (
     plan_instruments,
     simulators_needed,
 )
+from daq.station.engine import ActiveRun, RunEngine
+from daq.station.errors import StationError
+from daq.station.interface import Driver
+from daq.station.procedures import Procedure
 from daq.storage.database import create_engine, session_factory, upgrade
 from daq.storage.models import Instrument as InstrumentRow
 from daq.storage.readings import ReadingWriter
 from daq.storage.recorder import DbRecorder
 from daq.storage.recovery import InterruptedRun, recover_interrupted
 
+__all__ = ["ActiveRun", "Instrument", "Lab", "LabError", "Procedure"]
+
 log = logging.getLogger(__name__)
 
 
-class LabError(Exception):
-    """A request the station cannot carry out (unknown run, instrument busy or missing)."""
-
-
-class Procedure(Protocol):
-    """What the station needs of a procedure: its run id, run it, abort it."""
-
-    run_id: str
-
-    async def run(self) -> Any:
-        """Run to the end (records its own outcome)."""
-
-    def abort(self, reason: str = ...) -> None:
-        """Abort: go to the safe state, end ABORTED."""
-
-
-@dataclass
-class ActiveRun:
-    """A procedure running in this station."""
-
-    run_id: str
-    kind: str
-    instrument: str | None
-    operator: str | None
-    started_wall: float
-    procedure: Any = field(repr=False)
-    task: asyncio.Task[Any] = field(repr=False)
-
-    @property
-    def phase(self) -> str | None:
-        """The procedure's current state, if it exposes one."""
-        phase = getattr(self.procedure, "phase", None)
-        return None if phase is None else str(getattr(phase, "value", phase))
+#: What the station refuses (kept under its old name for existing callers).
+LabError = StationError
 
 
 @dataclass
@@ -93,7 +69,7 @@ class Instrument:
     name: str
     driver_name: str
     resource: str
-    driver: Any
+    driver: Driver
     poller: InstrumentPoller | None
     idn: str | None = None
 
@@ -107,7 +83,8 @@ class Lab:
         self.bus = Bus()
         self.instruments: dict[str, Instrument] = {}
         self.pollers: dict[str, InstrumentPoller] = {}
-        self.runs: dict[str, ActiveRun] = {}
+        #: Every run starts, is aborted and followed here, from any client.
+        self.run_engine = RunEngine(self)
         self.interrupted: list[InterruptedRun] = []
         self.engine: AsyncEngine | None = None
         self.sessions: async_sessionmaker[AsyncSession]
@@ -199,7 +176,7 @@ class Lab:
         if poll is not None:
             poller = InstrumentPoller(
                 planned.name, functools.partial(poll, driver), cfg.poll_interval_s, self.clock,
-                self.bus, reconnect=getattr(driver, "reconnect", None),
+                self.bus, reconnect=driver.reconnect,
             )
             poller.start()
             instrument.poller = poller
@@ -240,12 +217,7 @@ class Lab:
         await self._stack.aclose()
 
     async def _stop_procedures(self, timeout_s: float = 15.0) -> None:
-        live = [run for run in self.runs.values() if not run.task.done()]
-        for run in live:
-            log.warning("aborting %s: the service is shutting down", run.run_id)
-            run.procedure.abort("service shutting down")
-        if live:
-            await asyncio.wait([r.task for r in live], timeout=timeout_s)
+        await self.run_engine.shutdown(timeout_s)
 
     # -- time --------------------------------------------------------------------------
     def set_time_scale(self, new_scale: float) -> None:
@@ -257,7 +229,12 @@ class Lab:
         if self.simulator_clock is not None:
             self.simulator_clock.set_scale(self.clock.scale, self.clock.origin)
 
-    # -- procedures --------------------------------------------------------------------
+    # -- procedures (all through the run engine) ----------------------------------------
+    @property
+    def runs(self) -> dict[str, ActiveRun]:
+        """Every run of this station since it started (live and ended), by id."""
+        return self.run_engine.runs
+
     def start_procedure(
         self,
         kind: str,
@@ -266,83 +243,43 @@ class Lab:
         instrument: str | None = None,
         operator: str | None = None,
     ) -> str:
-        """Run the procedure ``factory(self)`` as a task; its run id.
+        """Run the procedure ``factory(self)`` through the engine; its run id.
 
-        Refuses (:class:`LabError`) when ``instrument`` is busy with another live run."""
-        if instrument is not None:
-            busy = [r.run_id for r in self.runs.values()
-                    if r.instrument == instrument and not r.task.done()]
-            if busy:
-                raise LabError(f"{instrument} is busy with run {busy[0]}; abort it first")
-        procedure = factory(self)
-        task = asyncio.get_running_loop().create_task(
-            self._run_procedure(procedure), name=f"run-{procedure.run_id}"
-        )
-        self.runs[procedure.run_id] = ActiveRun(procedure.run_id, kind, instrument, operator,
-                                                time.time(), procedure, task)
-        return procedure.run_id
-
-    async def _run_procedure(self, procedure: Procedure) -> Any:
-        try:
-            return await procedure.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("procedure %s failed", procedure.run_id)
-            return None
+        Refuses (:class:`~daq.station.errors.InstrumentBusy`, a :class:`LabError`) when
+        one of its instruments is busy with another live run."""
+        if instrument is not None:  # refuse before the factory builds anything
+            self.run_engine.ensure_free((instrument,))
+        return self.run_engine.adopt(factory(self), operator=operator, source="station")
 
     async def start_press_cycle(
-        self, recipe: Any, operator: str | None = None, *,
+        self, recipe: PressRecipe | dict[str, Any], operator: str | None = None, *,
         press: str | None = None, sample_id: str | None = None,
     ) -> str:
         """Start a press cycle on ``press`` (default: the station's press); the run id.
 
         ``recipe`` is a :class:`daq.recipes.PressRecipe` or a dict of its fields; out of
-        window → :class:`daq.recipes.RecipeOutOfRange` before anything moves."""
-        from daq.procedures.press_cycle import PressCycle
-        from daq.recipes import PressRecipe, parse_recipe
+        window → :class:`daq.recipes.RecipeOutOfRange` before anything moves. A thin
+        alias of ``run_engine.start("press_cycle", …)``."""
+        from daq.press.params import PressCycleParams
 
         parsed = recipe if isinstance(recipe, PressRecipe) else parse_recipe(dict(recipe))
-        name = press or self._instrument_of("lamination_press")
-        instrument = self.instruments.get(name)
-        if instrument is None or instrument.driver_name != "lamination_press":
-            raise LabError(f"no press named {name!r} in this station")
-        poller = instrument.poller
-
-        def build(lab: Lab) -> Procedure:
-            return PressCycle(
-                instrument.driver, parsed, lab.clock, lab.recorder, lab.bus, instrument=name,
-                poller=poller, poll_interval_s=poller.interval_s if poller else None,
-                operator=operator, sample_id=sample_id,
-            )
-
+        params = PressCycleParams.of(parsed, sample_id=sample_id, press=press)
         # The audit line is written by whoever took the command (API, CLI), not twice here.
-        return self.start_procedure("press_cycle", build, instrument=name, operator=operator)
-
-    def _instrument_of(self, driver: str) -> str:
-        for instrument in self.instruments.values():
-            if instrument.driver_name == driver:
-                return instrument.name
-        raise LabError(f"this station has no instrument with driver {driver}")
+        return await self.run_engine.start("press_cycle", params, operator, "station")
 
     async def abort(self, run_id: str, operator: str | None = None,
                     timeout_s: float = 15.0) -> bool:
         """Abort a live run; True once its procedure has ended (safe state reached)."""
-        run = self.runs.get(run_id)
-        if run is None or run.task.done():
-            raise LabError(f"run {run_id} is not live in this station")
-        run.procedure.abort(f"operator abort by {operator or 'unknown'}")
-        done, _ = await asyncio.wait([run.task], timeout=timeout_s)
-        return bool(done)
+        return await self.run_engine.abort(run_id, operator, timeout_s)
 
     def active_runs(self) -> list[ActiveRun]:
         """Runs live in this station now."""
-        return [run for run in self.runs.values() if not run.task.done()]
+        return self.run_engine.active()
 
-    async def wait_run(self, run_id: str, timeout_s: float | None = None) -> Any:
-        """Wait for a run's procedure to end; its result."""
-        run = self.runs[run_id]
-        return await asyncio.wait_for(asyncio.shield(run.task), timeout_s)
+    async def wait_run(self, run_id: str, timeout_s: float | None = None) -> object:
+        """Wait for a run's procedure to end; the kind's own result (``CycleResult``…)."""
+        await self.run_engine.wait(run_id, timeout_s)
+        return self.run_engine.result(run_id)
 
     # -- health ------------------------------------------------------------------------
     async def _watch(self, period_s: float = 1.0) -> None:
@@ -378,3 +315,4 @@ class Lab:
             "active_runs": [r.run_id for r in self.active_runs()],
             "interrupted_at_start": [r.run_id for r in self.interrupted],
         }
+
