@@ -47,6 +47,7 @@ from daq.station.engine import ActiveRun, RunEngine
 from daq.station.errors import StationError
 from daq.station.interface import Driver
 from daq.station.procedures import Procedure
+from daq.station.queue import RunQueue
 from daq.storage.database import create_engine, session_factory, upgrade
 from daq.storage.models import Instrument as InstrumentRow
 from daq.storage.readings import ReadingWriter
@@ -85,6 +86,8 @@ class Lab:
         self.pollers: dict[str, InstrumentPoller] = {}
         #: Every run starts, is aborted and followed here, from any client.
         self.run_engine = RunEngine(self)
+        #: The run queue (bluesky-queueserver's contract), loaded from the database at start.
+        self.run_queue = RunQueue(self, ignore_failures=settings.queue_ignore_failures)
         self.interrupted: list[InterruptedRun] = []
         self.engine: AsyncEngine | None = None
         self.sessions: async_sessionmaker[AsyncSession]
@@ -145,8 +148,14 @@ class Lab:
         for planned in plan_instruments(s, resources):
             await self._connect(planned)
         self._stack.push_async_callback(self._close_instruments)
-        # Registered last, so it runs first on the way out: procedures to safe state.
+        # The queue comes back stopped, with its queued items; after the engine stopped
+        # the runs on the way out, it notes how its running item ended.
+        await self.run_queue.load()
+        self._stack.push_async_callback(self.run_queue.close)
+        # Registered last but one, so it runs early on the way out: procedures to safe state.
         self._stack.push_async_callback(self._stop_procedures)
+        # Last, so first on the way out: the queue starts nothing more.
+        self._stack.callback(self.run_queue.hold)
         self._monitor = asyncio.get_running_loop().create_task(self._watch(), name="lab-monitor")
 
     async def _start_simulators(self) -> dict[str, str]:

@@ -23,6 +23,7 @@ from daq.storage.recovery import InterruptedRun
 
 if TYPE_CHECKING:
     from daq.station.engine import RunEngine
+    from daq.station.queue import RunQueue
 
 
 @runtime_checkable
@@ -105,6 +106,10 @@ class Station(Protocol):
     @property
     def run_engine(self) -> RunEngine:
         """The run engine: start, abort, wait for and list runs."""
+
+    @property
+    def run_queue(self) -> RunQueue:
+        """The run queue: items started one after the other through the engine."""
 
     @property
     def instruments(self) -> Mapping[str, InstrumentView]:

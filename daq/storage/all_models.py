@@ -12,13 +12,14 @@ import importlib.util
 from daq.storage import models as models
 from daq.storage.base import Base
 
-#: Table modules of the areas, in migration order (0002_peel … 0006_campaign).
+#: Table modules of the areas, in migration order (0002_peel … 0007_queue).
 AREA_MODULES = (
     "daq.storage.peel_models",
     "daq.storage.aging_models",
     "daq.storage.laser_models",
     "daq.storage.auth_models",
     "daq.storage.campaign_models",
+    "daq.storage.queue_models",
 )
 
 for _name in AREA_MODULES:
