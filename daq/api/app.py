@@ -20,7 +20,17 @@ from daq.api.audit import AuditCounters, AuditMiddleware
 from daq.api.errors import install_error_handlers
 from daq.api.extensions import include_area_routers
 from daq.api.lab_access import sessions_of
-from daq.api.routers import auth, instruments, press, recipes, runs, samples, stream, system
+from daq.api.routers import (
+    auth,
+    instruments,
+    press,
+    queue,
+    recipes,
+    runs,
+    samples,
+    stream,
+    system,
+)
 from daq.api.stream import StreamHub
 from daq.recipes import WINDOWS
 
@@ -86,7 +96,7 @@ def create_app(
     app.state.audit_counters = counters
     app.add_middleware(AuditMiddleware, sessions=sessions, clock=lab.clock, counters=counters)
     install_error_handlers(app)
-    for module in (system, auth, instruments, recipes, press, runs, samples, stream):
+    for module in (system, auth, instruments, recipes, press, runs, queue, samples, stream):
         app.include_router(module.router)
     include_area_routers(app)
     install_recipe_windows_in_schema(app)
