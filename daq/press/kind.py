@@ -6,7 +6,7 @@ from __future__ import annotations
 from daq.press.params import DEFAULT_RECIPE_NAME, PressCycleParams
 from daq.procedures.press_cycle import CycleResult, PressCycle
 from daq.recipes import PressRecipe
-from daq.station.errors import Refused
+from daq.station.errors import NotOnRecord
 from daq.station.interface import Station
 from daq.station.lookup import driver_as, instrument_for
 from daq.station.outcome import Outcome
@@ -79,7 +79,7 @@ async def build(station: Station, params: PressCycleParams, operator: str | None
     if params.recipe_name is not None:
         base = await stored_recipe(station, params.recipe_name)
         if base is None:
-            raise Refused("recipe_name", f"no recipe {params.recipe_name!r}")
+            raise NotOnRecord("recipe_name", f"no recipe {params.recipe_name!r}")
     recipe = params.recipe(base)
     poller = instrument.poller
     cycle = PressCycle(

@@ -61,3 +61,7 @@ class Refused(StationError):
     def __init__(self, field: str, message: str) -> None:
         self.field = field
         super().__init__(message)
+
+
+class NotOnRecord(Refused):
+    """A named record the parameters point at does not exist (a stored recipe)."""

@@ -14,8 +14,9 @@ Contract (as queueserver's plan queue):
   waits, showing who holds it (``waiting_for``), and nothing behind it skips ahead.
 * **Stop** lets the running item finish; the rest stay queued and the queue is stopped.
 * **Failure policy, as queueserver's**: an item that does not end DONE goes to history
-  with its outcome, a copy of it goes back to the front of the queue (new uid) and the
-  queue stops, so nothing runs after a failure until an operator looked. With
+  with its outcome, a copy of it goes back to the front of the queue (new uid; not for
+  INTERRUPTED, a resumable run that resumes by itself) and the queue stops, so nothing
+  runs after a failure until an operator looked. With
   ``ignore_failures`` (queueserver's queue mode of that name; ``DAQ_QUEUE_IGNORE_FAILURES``)
   a FAULTED or INCOMPLETE item goes to history and the queue goes on. An ABORTED item
   (an operator aborted its run) always stops the queue, as queueserver's abort does.
@@ -458,11 +459,15 @@ class RunQueue:
         self._running = None
         self._history = [*self._history, item][-HISTORY_KEPT:]
         go_on = outcome is Outcome.DONE or (self.ignore_failures and outcome in IGNORABLE)
-        if not go_on:
-            again = replace(item, uid=str(uuid.uuid4()), state=ItemState.QUEUED, run_id=None,
+        if not go_on and outcome is not Outcome.INTERRUPTED:
+            # INTERRUPTED: a resumable run suspended by the station stopping; it resumes
+            # by itself at the next start, so no copy of it is queued.
+            again = replace(item, uid=str(uuid.uuid4()), params=dict(item.params),
+                            state=ItemState.QUEUED, run_id=None,
                             outcome=None, started_wall=None, ended_wall=None,
                             message=f"queued again: {item.uid} ended {outcome}")
             self._queue.insert(0, again)
+        if not go_on:
             self._state = QueueState.STOPPED
             log.warning("queue of %s stopped: item %s (run %s) ended %s", self.station_id,
                         item.uid, item.run_id, outcome)

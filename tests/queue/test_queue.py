@@ -24,6 +24,7 @@ from daq.station.queue import (
 )
 from daq.storage.models import MqttOutbox, Run
 from daq.storage.queue_models import QueueItemRow
+from tests.mqtt.helpers import Recorder
 from tests.queue.conftest import press_item
 
 #: Hang guard only: a short cycle is a few simulated minutes, well under 5 s real at 600×;
@@ -244,3 +245,50 @@ async def test_an_item_running_when_the_station_died_is_interrupted_in_history(
         async with lab.sessions() as session:
             run = await session.get(Run, "press-crashed")
         assert run is not None and run.status == "INTERRUPTED"
+
+
+async def test_an_item_that_cannot_start_stops_the_queue_by_default(lab: Lab) -> None:
+    q = lab.run_queue
+    # Accepted when added (well-formed); the stored recipe it names is gone when reached.
+    bad = await q.add("press_cycle", {"recipe_name": "gone", "sample_id": "S-1"}, "alice")
+    good = await q.add("press_cycle", press_item("S-2"), "alice")
+    await q.start("alice")
+    after = await q.wait_until(stopped_with_history(1), HANG_S)
+    failed = after.history[0]
+    assert (failed.uid, failed.state, failed.outcome) == (bad.uid, ItemState.FAILED,
+                                                          Outcome.FAULTED)
+    assert failed.run_id is None and "no recipe 'gone'" in (failed.message or "")
+    assert [i.params.get("sample_id") for i in after.items] == ["S-1", "S-2"]
+    assert after.items[1].uid == good.uid
+    assert await runs_by_start(lab) == []
+
+
+async def test_with_ignore_failures_the_queue_goes_on_after_a_faulted_item(
+    settings: Settings,
+) -> None:
+    async with Lab(settings.model_copy(update={"queue_ignore_failures": True})) as lab:
+        q = lab.run_queue
+        bad = await q.add("press_cycle", {"recipe_name": "gone", "sample_id": "S-1"}, "alice")
+        good = await q.add("press_cycle", press_item("S-2"), "alice")
+        await q.start("alice")
+        after = await q.wait_until(stopped_with_history(2), HANG_S)
+        assert [(h.uid, h.outcome) for h in after.history] == [
+            (bad.uid, Outcome.FAULTED), (good.uid, Outcome.DONE)]
+        assert after.items == []
+        assert [r.sample_id for r in await runs_by_start(lab)] == ["S-2"]
+
+
+async def test_a_dashboard_follows_the_queue_on_the_broker(lab: Lab) -> None:
+    assert lab.broker is not None
+    topic = f"{lab.settings.mqtt_prefix}/queue"
+    async with Recorder(lab.broker.port, topic) as dashboard:
+        a = await lab.run_queue.add("press_cycle", press_item("S-1"), "alice")
+        b = await lab.run_queue.add("press_cycle", press_item("S-2"), "alice")
+        await lab.run_queue.move(b.uid, Placement(position=0), "bob")
+        # the publisher is woken by each commit; 10 s is a hang guard, not the verdict
+        await dashboard.wait_for(lambda d: len(d.on("/queue")) >= 3, 10.0)
+    bodies = [m.json() for m in dashboard.on("/queue")]
+    assert [(m["change"], m["uid"], m["by"]) for m in bodies] == [
+        ("added", a.uid, "alice"), ("added", b.uid, "alice"), ("moved", b.uid, "bob")]
+    assert bodies[-1]["queued"] == [b.uid, a.uid] and bodies[-1]["state"] == "stopped"
+    assert [m["seq"] for m in bodies] == sorted(m["seq"] for m in bodies)

@@ -16,8 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
 from daq.api.audit import audited, note_action, note_detail
-from daq.api.deps import LabDep, Operator, Viewer
+from daq.api.deps import Operator, StationDep, Viewer
 from daq.api.schemas import error_responses
+from daq.station.interface import Station
 from daq.station.queue import (
     BadItem,
     BadPlacement,
@@ -117,10 +118,9 @@ class QueueStateOut(BaseModel):
     removed: int | None = Field(default=None, description="items removed (clear)")
 
 
-def queue_of(lab: LabDep) -> RunQueue:
+def queue_of(station: Station) -> RunQueue:
     """The station's run queue."""
-    queue: RunQueue = lab.run_queue
-    return queue
+    return station.run_queue
 
 
 def _refused(field: str, message: str) -> RequestValidationError:
@@ -131,7 +131,7 @@ def _refused(field: str, message: str) -> RequestValidationError:
 @router.get("", response_model=QueueOut)
 async def get_queue(
     _: Viewer,
-    lab: LabDep,
+    lab: StationDep,
     station: Annotated[str | None, Query(max_length=64,
                                          description="another station's queue (read-only)")]
     = None,
@@ -147,7 +147,7 @@ async def get_queue(
 @router.post("", response_model=QueueItemOut, status_code=201,
              responses=error_responses(404), **audited("queue.add"))
 async def add_item(body: QueueAddIn, request: Request, me: Operator,
-                   lab: LabDep) -> QueueItemOut:
+                   lab: StationDep) -> QueueItemOut:
     """Queue a run (operator), validated now: 422 names the bad field."""
     note_action(request, "queue.add", target=body.kind, kind=body.kind)
     try:
@@ -167,7 +167,7 @@ async def add_item(body: QueueAddIn, request: Request, me: Operator,
 
 @router.delete("/{uid}", response_model=QueueItemOut,
                responses=error_responses(404, 409), **audited("queue.remove"))
-async def remove_item(uid: str, request: Request, me: Operator, lab: LabDep) -> QueueItemOut:
+async def remove_item(uid: str, request: Request, me: Operator, lab: StationDep) -> QueueItemOut:
     """Take a queued item out (operator). The running item: abort its run instead (409)."""
     note_action(request, "queue.remove", target=uid)
     try:
@@ -181,7 +181,7 @@ async def remove_item(uid: str, request: Request, me: Operator, lab: LabDep) -> 
 @router.post("/{uid}/move", response_model=QueueItemOut,
              responses=error_responses(404, 409), **audited("queue.move"))
 async def move_item(uid: str, body: PlacementIn, request: Request, me: Operator,
-                    lab: LabDep) -> QueueItemOut:
+                    lab: StationDep) -> QueueItemOut:
     """Move a queued item to a position or before/after another one (operator)."""
     note_action(request, "queue.move", target=uid, **body.model_dump(exclude_none=True))
     try:
@@ -196,7 +196,7 @@ async def move_item(uid: str, body: PlacementIn, request: Request, me: Operator,
 
 @router.post("/start", response_model=QueueStateOut, responses=error_responses(409),
              **audited("queue.start"))
-async def start_queue(request: Request, me: Operator, lab: LabDep) -> QueueStateOut:
+async def start_queue(request: Request, me: Operator, lab: StationDep) -> QueueStateOut:
     """Start the queue from its first item (operator); 409 if running or empty."""
     queue = queue_of(lab)
     note_action(request, "queue.start", target=queue.station_id, from_state=str(queue.state))
@@ -208,7 +208,7 @@ async def start_queue(request: Request, me: Operator, lab: LabDep) -> QueueState
 
 @router.post("/stop", response_model=QueueStateOut, responses=error_responses(409),
              **audited("queue.stop"))
-async def stop_queue(request: Request, me: Operator, lab: LabDep) -> QueueStateOut:
+async def stop_queue(request: Request, me: Operator, lab: StationDep) -> QueueStateOut:
     """Stop the queue (operator): the running item finishes, the rest stay queued."""
     queue = queue_of(lab)
     note_action(request, "queue.stop", target=queue.station_id, from_state=str(queue.state))
@@ -219,7 +219,7 @@ async def stop_queue(request: Request, me: Operator, lab: LabDep) -> QueueStateO
 
 
 @router.post("/clear", response_model=QueueStateOut, **audited("queue.clear"))
-async def clear_queue(request: Request, me: Operator, lab: LabDep) -> QueueStateOut:
+async def clear_queue(request: Request, me: Operator, lab: StationDep) -> QueueStateOut:
     """Remove every queued item (operator); the running item runs on."""
     queue = queue_of(lab)
     note_action(request, "queue.clear", target=queue.station_id, from_state=str(queue.state))
