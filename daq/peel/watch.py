@@ -27,6 +27,9 @@ from drivers.peel_tester import ChunkItem, PeelBegin, PeelPoint, PeelPoints, Pee
 
 log = logging.getLogger(__name__)
 
+#: Real seconds the watcher waits for a run's record before it reports the outcome.
+OUTCOME_SETTLE_S = 5.0
+
 
 async def _prepend(
     first: ChunkItem, rest: AsyncIterator[list[ChunkItem]]
@@ -146,4 +149,7 @@ async def watch_and_capture(
         )
         log.info("peel watcher on %s: %s %s", instrument, outcome.run_id, outcome.status)
         if on_outcome is not None:
+            # Whoever is told reads the run next: its record first (bounded: the tester
+            # is idle now, and an outage must not stop the watcher for long).
+            await recorder.settled(OUTCOME_SETTLE_S)
             on_outcome(outcome)
