@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     station: str = "lab1"
+    #: The queue goes on after a FAULTED or INCOMPLETE item (queueserver's
+    #: ``ignore_failures``); by default it stops, as queueserver's does.
+    queue_ignore_failures: bool = False
     readings_batch_size: int = Field(default=500, gt=0)
     readings_flush_interval_s: float = Field(default=0.5, gt=0)
     mqtt_readings_queue: int = Field(default=100_000, gt=0)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+
+from daq.station.interface import Station
 
 
 @dataclass
@@ -52,10 +53,10 @@ def _c(name: str, help_text: str) -> Metric:
     return Metric(name, "counter", help_text)
 
 
-def collect(lab: Any) -> list[Metric]:
-    """Every metric of ``lab`` (a :class:`daq.service.Lab`)."""
+def collect(station: Station) -> list[Metric]:
+    """Every metric of ``station`` (a :class:`daq.service.Lab`)."""
     out: list[Metric] = []
-    gauges: dict[str, float] = getattr(lab, "gauges", {})
+    gauges = station.gauges
     out.append(_g("daq_readings_per_second", "Instrument readings per second (all pollers).")
                .add(gauges.get("readings_per_s", 0.0)))
 
@@ -65,7 +66,7 @@ def collect(lab: Any) -> list[Metric]:
         _g("daq_instrument_up", "1 if the instrument answered its last poll."),
         _g("daq_instrument_status", "Link state per instrument (1 for the current state)."),
     )
-    for name, poller in getattr(lab, "pollers", {}).items():
+    for name, poller in station.pollers.items():
         polls.add(poller.polls, instrument=name)
         errors.add(poller.errors, instrument=name)
         up.add(1.0 if poller.status == "online" else 0.0, instrument=name)
@@ -73,90 +74,84 @@ def collect(lab: Any) -> list[Metric]:
             status.add(1.0 if poller.status == state else 0.0, instrument=name, state=state)
     out += [polls, errors, up, status]
 
-    bus = getattr(lab, "bus", None)
-    if bus is not None:
-        depth = _g("daq_bus_queue_depth", "Messages waiting per bus subscriber.")
-        dropped = _c("daq_bus_dropped_total", "Messages dropped per bus subscriber (full).")
-        for sub in bus.subscriptions:
-            depth.add(sub.depth(), subscriber=sub.name)
-            dropped.add(sub.dropped, subscriber=sub.name)
-        out += [_c("daq_bus_published_total", "Messages published on the bus.")
-                .add(bus.published), depth, dropped]
+    bus = station.bus
+    depth = _g("daq_bus_queue_depth", "Messages waiting per bus subscriber.")
+    dropped = _c("daq_bus_dropped_total", "Messages dropped per bus subscriber (full).")
+    for sub in bus.subscriptions:
+        depth.add(sub.depth(), subscriber=sub.name)
+        dropped.add(sub.dropped, subscriber=sub.name)
+    out += [_c("daq_bus_published_total", "Messages published on the bus.")
+            .add(bus.published), depth, dropped]
 
-    writer = getattr(lab, "writer", None)
-    if writer is not None:
-        st = writer.stats
-        out += [
-            _c("daq_storage_rows_written_total", "Reading rows committed.").add(st.rows_written),
-            _c("daq_storage_batches_total", "Batches committed.").add(st.batches),
-            _c("daq_storage_failures_total", "Failed batch writes (retried).").add(st.failures),
-            _c("daq_storage_rows_dropped_total", "Rows dropped beyond the buffer bound.")
-            .add(st.rows_dropped),
-            _g("daq_storage_buffered_rows", "Rows waiting to be written.").add(st.buffered),
-        ]
+    st = station.writer.stats
+    out += [
+        _c("daq_storage_rows_written_total", "Reading rows committed.").add(st.rows_written),
+        _c("daq_storage_batches_total", "Batches committed.").add(st.batches),
+        _c("daq_storage_failures_total", "Failed batch writes (retried).").add(st.failures),
+        _c("daq_storage_rows_dropped_total", "Rows dropped beyond the buffer bound.")
+        .add(st.rows_dropped),
+        _g("daq_storage_buffered_rows", "Rows waiting to be written.").add(st.buffered),
+    ]
     out.append(_g("daq_database_up", "1 if the database answered the last check.")
                .add(gauges.get("database_up", 0.0)))
 
-    journal = getattr(lab, "journal", None)
-    if journal is not None:
-        js = journal.stats
+    journal = station.journal
+    js = journal.stats
+    out += [
+        _g("daq_journal_depth", "Records in the journal not yet in the database.")
+        .add(journal.depth),
+        _g("daq_journal_oldest_age_seconds",
+           "Real seconds the oldest record not yet in the database has waited.")
+        .add(journal.oldest_age_s()),
+        _g("daq_journal_spilled_pending", "Records on the spill file not yet stored.")
+        .add(journal.spilled_pending),
+        _g("daq_journal_spilling", "1 while new records go to the spill file.")
+        .add(1.0 if journal.spilling else 0.0),
+        _g("daq_journal_records_at_risk",
+           "1 while records cannot be kept on file (live instruments are made safe).")
+        .add(0.0 if journal.lost is None else 1.0),
+        _c("daq_journal_appended_total", "Records appended.").add(js.appended),
+        _c("daq_journal_applied_total", "Records stored in the database.").add(js.applied),
+        _c("daq_journal_spilled_total", "Records written to the spill file.")
+        .add(js.spilled),
+        _c("daq_journal_write_failures_total", "Database writes of the journal that failed.")
+        .add(js.write_failures),
+        _c("daq_journal_rejected_total", "Records the database refused (kept on file).")
+        .add(js.rejected),
+    ]
+
+    publisher = station.publisher
+    ps = publisher.stats
+    out += [
+        _g("daq_mqtt_connected", "1 while connected to the broker.")
+        .add(1.0 if publisher.connected else 0.0),
+        _c("daq_mqtt_connects_total", "Connections made to the broker.").add(ps.connects),
+        _c("daq_mqtt_disconnects_total", "Connections lost.").add(ps.disconnects),
+        _c("daq_mqtt_connect_failures_total", "Connection attempts that failed.")
+        .add(ps.connect_failures),
+        _c("daq_mqtt_readings_published_total", "Readings published (QoS 0).")
+        .add(ps.readings_published),
+        _c("daq_mqtt_readings_replayed_total", "Readings published late, after an outage.")
+        .add(ps.readings_replayed),
+        _c("daq_mqtt_readings_dropped_total", "Readings dropped beyond the queue bound.")
+        .add(ps.readings_dropped),
+        _g("daq_mqtt_readings_queue_depth", "Readings waiting for the broker.")
+        .add(publisher.queue_depth),
+    ]
+    outbox = publisher.outbox
+    if outbox is not None:
         out += [
-            _g("daq_journal_depth", "Records in the journal not yet in the database.")
-            .add(journal.depth),
-            _g("daq_journal_oldest_age_seconds",
-               "Real seconds the oldest record not yet in the database has waited.")
-            .add(journal.oldest_age_s()),
-            _g("daq_journal_spilled_pending", "Records on the spill file not yet stored.")
-            .add(journal.spilled_pending),
-            _g("daq_journal_spilling", "1 while new records go to the spill file.")
-            .add(1.0 if journal.spilling else 0.0),
-            _g("daq_journal_records_at_risk",
-               "1 while records cannot be kept on file (live instruments are made safe).")
-            .add(0.0 if journal.lost is None else 1.0),
-            _c("daq_journal_appended_total", "Records appended.").add(js.appended),
-            _c("daq_journal_applied_total", "Records stored in the database.").add(js.applied),
-            _c("daq_journal_spilled_total", "Records written to the spill file.")
-            .add(js.spilled),
-            _c("daq_journal_write_failures_total", "Database writes of the journal that failed.")
-            .add(js.write_failures),
-            _c("daq_journal_rejected_total", "Records the database refused (kept on file).")
-            .add(js.rejected),
+            _c("daq_mqtt_outbox_published_total", "Outbox messages acknowledged (QoS 1).")
+            .add(outbox.stats.published),
+            _g("daq_mqtt_outbox_pending", "Outbox messages not yet acknowledged.")
+            .add(gauges.get("outbox_pending", 0.0)),
         ]
 
-    publisher = getattr(lab, "publisher", None)
-    if publisher is not None:
-        ps = publisher.stats
-        out += [
-            _g("daq_mqtt_connected", "1 while connected to the broker.")
-            .add(1.0 if publisher.connected else 0.0),
-            _c("daq_mqtt_connects_total", "Connections made to the broker.").add(ps.connects),
-            _c("daq_mqtt_disconnects_total", "Connections lost.").add(ps.disconnects),
-            _c("daq_mqtt_connect_failures_total", "Connection attempts that failed.")
-            .add(ps.connect_failures),
-            _c("daq_mqtt_readings_published_total", "Readings published (QoS 0).")
-            .add(ps.readings_published),
-            _c("daq_mqtt_readings_replayed_total", "Readings published late, after an outage.")
-            .add(ps.readings_replayed),
-            _c("daq_mqtt_readings_dropped_total", "Readings dropped beyond the queue bound.")
-            .add(ps.readings_dropped),
-            _g("daq_mqtt_readings_queue_depth", "Readings waiting for the broker.")
-            .add(publisher.queue_depth),
-        ]
-        outbox = publisher.outbox
-        if outbox is not None:
-            out += [
-                _c("daq_mqtt_outbox_published_total", "Outbox messages acknowledged (QoS 1).")
-                .add(outbox.stats.published),
-                _g("daq_mqtt_outbox_pending", "Outbox messages not yet acknowledged.")
-                .add(gauges.get("outbox_pending", 0.0)),
-            ]
-
-    runs = getattr(lab, "active_runs", None)
-    if callable(runs):
-        out.append(_g("daq_runs_active", "Procedures running now.").add(len(runs())))
+    out.append(_g("daq_runs_active", "Procedures running now.")
+               .add(len(station.run_engine.active())))
     return out
 
 
-def render_prometheus(lab: Any) -> str:
+def render_prometheus(station: Station) -> str:
     """The station's metrics as Prometheus text (what the API's ``/metrics`` serves)."""
-    return render(collect(lab))
+    return render(collect(station))

@@ -18,9 +18,9 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -34,6 +34,7 @@ from daq.mqtt.broker import EmbeddedBroker
 from daq.mqtt.outbox import OutboxDrainer
 from daq.mqtt.publisher import MqttPublisher
 from daq.mqtt.topics import parse_mqtt_url
+from daq.recipes import PressRecipe, parse_recipe
 from daq.service_drivers import (
     PlannedInstrument,
     close_driver,
@@ -42,8 +43,13 @@ from daq.service_drivers import (
     plan_instruments,
     simulators_needed,
 )
+from daq.station.engine import RUN_SETTLE_S, ActiveRun, RunEngine
+from daq.station.errors import StationError
+from daq.station.interface import Driver, StationStatus
 from daq.station.journal import Journal
 from daq.station.ownership import InstrumentClaims
+from daq.station.procedures import Procedure
+from daq.station.queue import RunQueue
 from daq.station.recording import JournalledRecorder
 from daq.storage.database import create_engine, session_factory, upgrade
 from daq.storage.errors import is_transient
@@ -52,48 +58,13 @@ from daq.storage.readings import ReadingWriter
 from daq.storage.recorder import DbRecorder
 from daq.storage.recovery import InterruptedRun, recover_interrupted
 
+__all__ = ["RUN_SETTLE_S", "ActiveRun", "Instrument", "Lab", "LabError", "Procedure"]
+
 log = logging.getLogger(__name__)
 
-#: Real seconds a finished run's task waits for its records to reach the database.
-RUN_SETTLE_S = 5.0
 
-
-class LabError(Exception):
-    """A request the station cannot carry out (unknown run, instrument busy or missing)."""
-
-
-class Procedure(Protocol):
-    """What the station needs of a procedure: its run id, run it, abort it."""
-
-    run_id: str
-
-    async def run(self) -> Any:
-        """Run to the end (records its own outcome)."""
-
-    def abort(self, reason: str = ...) -> None:
-        """Abort: go to the safe state, end ABORTED."""
-
-
-@dataclass
-class ActiveRun:
-    """A procedure running in this station."""
-
-    run_id: str
-    kind: str
-    instrument: str | None
-    operator: str | None
-    started_wall: float
-    procedure: Any = field(repr=False)
-    task: asyncio.Task[Any] = field(repr=False)
-    #: Set when the procedure's run() has returned (its instrument is safe or done); the
-    #: task itself ends once its records are stored too (bounded wait).
-    ended: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-
-    @property
-    def phase(self) -> str | None:
-        """The procedure's current state, if it exposes one."""
-        phase = getattr(self.procedure, "phase", None)
-        return None if phase is None else str(getattr(phase, "value", phase))
+#: What the station refuses (kept under its old name for existing callers).
+LabError = StationError
 
 
 @dataclass
@@ -103,7 +74,7 @@ class Instrument:
     name: str
     driver_name: str
     resource: str
-    driver: Any
+    driver: Driver
     poller: InstrumentPoller | None
     idn: str | None = None
 
@@ -117,7 +88,10 @@ class Lab:
         self.bus = Bus()
         self.instruments: dict[str, Instrument] = {}
         self.pollers: dict[str, InstrumentPoller] = {}
-        self.runs: dict[str, ActiveRun] = {}
+        #: Every run starts, is aborted and followed here, from any client.
+        self.run_engine = RunEngine(self)
+        #: The run queue (bluesky-queueserver's contract), loaded from the database at start.
+        self.run_queue = RunQueue(self, ignore_failures=settings.queue_ignore_failures)
         self.interrupted: list[InterruptedRun] = []
         self.engine: AsyncEngine | None = None
         self.claims: InstrumentClaims | None = None
@@ -209,8 +183,14 @@ class Lab:
         for planned in planned_instruments:
             await self._connect(planned)
         self._stack.push_async_callback(self._close_instruments)
-        # Registered last, so it runs first on the way out: procedures to safe state.
+        # The queue comes back stopped, with its queued items; after the engine stopped
+        # the runs on the way out, it notes how its running item ended.
+        await self.run_queue.load()
+        self._stack.push_async_callback(self.run_queue.close)
+        # Registered last but one, so it runs early on the way out: procedures to safe state.
         self._stack.push_async_callback(self._stop_procedures)
+        # Last, so first on the way out: the queue starts nothing more.
+        self._stack.callback(self.run_queue.hold)
         self._monitor = asyncio.get_running_loop().create_task(self._watch(), name="lab-monitor")
 
     async def _start_simulators(self) -> dict[str, str]:
@@ -240,7 +220,7 @@ class Lab:
         if poll is not None:
             poller = InstrumentPoller(
                 planned.name, functools.partial(poll, driver), cfg.poll_interval_s, self.clock,
-                self.bus, reconnect=getattr(driver, "reconnect", None),
+                self.bus, reconnect=driver.reconnect,
             )
             poller.start()
             instrument.poller = poller
@@ -282,12 +262,7 @@ class Lab:
         await self._stack.aclose()
 
     async def _stop_procedures(self, timeout_s: float = 15.0) -> None:
-        live = [run for run in self.runs.values() if not run.task.done()]
-        for run in live:
-            log.warning("aborting %s: the service is shutting down", run.run_id)
-            run.procedure.abort("service shutting down")
-        if live:
-            await asyncio.wait([r.task for r in live], timeout=timeout_s)
+        await self.run_engine.shutdown(timeout_s)
 
     # -- time --------------------------------------------------------------------------
     def set_time_scale(self, new_scale: float) -> None:
@@ -299,7 +274,12 @@ class Lab:
         if self.simulator_clock is not None:
             self.simulator_clock.set_scale(self.clock.scale, self.clock.origin)
 
-    # -- procedures --------------------------------------------------------------------
+    # -- procedures (all through the run engine) ----------------------------------------
+    @property
+    def runs(self) -> dict[str, ActiveRun]:
+        """Every run of this station since it started (live and ended), by id."""
+        return self.run_engine.runs
+
     def start_procedure(
         self,
         kind: str,
@@ -308,38 +288,13 @@ class Lab:
         instrument: str | None = None,
         operator: str | None = None,
     ) -> str:
-        """Run the procedure ``factory(self)`` as a task; its run id.
+        """Run the procedure ``factory(self)`` through the engine; its run id.
 
-        Refuses (:class:`LabError`) when ``instrument`` is busy with another live run."""
-        if instrument is not None:
-            busy = [r.run_id for r in self.runs.values()
-                    if r.instrument == instrument and not r.task.done()]
-            if busy:
-                raise LabError(f"{instrument} is busy with run {busy[0]}; abort it first")
-        procedure = factory(self)
-        ended = asyncio.Event()
-        task = asyncio.get_running_loop().create_task(
-            self._run_procedure(procedure, ended), name=f"run-{procedure.run_id}"
-        )
-        self.runs[procedure.run_id] = ActiveRun(procedure.run_id, kind, instrument, operator,
-                                                time.time(), procedure, task, ended)
-        return procedure.run_id
-
-    async def _run_procedure(self, procedure: Procedure, ended: asyncio.Event) -> Any:
-        try:
-            result = await procedure.run()
-        except asyncio.CancelledError:
-            ended.set()
-            raise
-        except Exception:
-            log.exception("procedure %s failed", procedure.run_id)
-            result = None
-        ended.set()
-        # Whoever waits for the task (a campaign, the API) reads the run from the
-        # database next: let the journal store it first, but never longer than the bound,
-        # so a database outage cannot hold a finished run open.
-        await self.recorder.settled(RUN_SETTLE_S)
-        return result
+        Refuses (:class:`~daq.station.errors.InstrumentBusy`, a :class:`LabError`) when
+        one of its instruments is busy with another live run."""
+        if instrument is not None:  # refuse before the factory builds anything
+            self.run_engine.ensure_free((instrument,))
+        return self.run_engine.adopt(factory(self), operator=operator, source="station")
 
     def _records_lost(self, reason: str) -> None:
         """The journal cannot keep records: make every live instrument safe, loudly."""
@@ -350,62 +305,34 @@ class Lab:
             run.procedure.abort(f"records cannot be kept: {reason}")
 
     async def start_press_cycle(
-        self, recipe: Any, operator: str | None = None, *,
+        self, recipe: PressRecipe | dict[str, Any], operator: str | None = None, *,
         press: str | None = None, sample_id: str | None = None,
     ) -> str:
         """Start a press cycle on ``press`` (default: the station's press); the run id.
 
         ``recipe`` is a :class:`daq.recipes.PressRecipe` or a dict of its fields; out of
-        window → :class:`daq.recipes.RecipeOutOfRange` before anything moves."""
-        from daq.procedures.press_cycle import PressCycle
-        from daq.recipes import PressRecipe, parse_recipe
+        window → :class:`daq.recipes.RecipeOutOfRange` before anything moves. A thin
+        alias of ``run_engine.start("press_cycle", …)``."""
+        from daq.press.params import PressCycleParams
 
         parsed = recipe if isinstance(recipe, PressRecipe) else parse_recipe(dict(recipe))
-        name = press or self._instrument_of("lamination_press")
-        instrument = self.instruments.get(name)
-        if instrument is None or instrument.driver_name != "lamination_press":
-            raise LabError(f"no press named {name!r} in this station")
-        poller = instrument.poller
-
-        def build(lab: Lab) -> Procedure:
-            return PressCycle(
-                instrument.driver, parsed, lab.clock, lab.recorder, lab.bus, instrument=name,
-                poller=poller, poll_interval_s=poller.interval_s if poller else None,
-                operator=operator, sample_id=sample_id,
-            )
-
+        params = PressCycleParams.of(parsed, sample_id=sample_id, press=press)
         # The audit line is written by whoever took the command (API, CLI), not twice here.
-        return self.start_procedure("press_cycle", build, instrument=name, operator=operator)
-
-    def _instrument_of(self, driver: str) -> str:
-        for instrument in self.instruments.values():
-            if instrument.driver_name == driver:
-                return instrument.name
-        raise LabError(f"this station has no instrument with driver {driver}")
+        return await self.run_engine.start("press_cycle", params, operator, "station")
 
     async def abort(self, run_id: str, operator: str | None = None,
                     timeout_s: float = 15.0) -> bool:
         """Abort a live run; True once its procedure has ended (safe state reached)."""
-        run = self.runs.get(run_id)
-        if run is None or run.task.done():
-            raise LabError(f"run {run_id} is not live in this station")
-        run.procedure.abort(f"operator abort by {operator or 'unknown'}")
-        # The procedure's end is the instrument safe: what True means. Then, bounded by
-        # RUN_SETTLE_S, its records stored, so the caller can read the run as it ended.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(run.ended.wait(), timeout_s)
-        if run.ended.is_set():
-            await asyncio.wait([run.task], timeout=RUN_SETTLE_S + 1.0)
-        return run.ended.is_set() or run.task.done()
+        return await self.run_engine.abort(run_id, operator, timeout_s)
 
     def active_runs(self) -> list[ActiveRun]:
         """Runs live in this station now."""
-        return [run for run in self.runs.values() if not run.task.done()]
+        return self.run_engine.active()
 
-    async def wait_run(self, run_id: str, timeout_s: float | None = None) -> Any:
-        """Wait for a run's procedure to end; its result."""
-        run = self.runs[run_id]
-        return await asyncio.wait_for(asyncio.shield(run.task), timeout_s)
+    async def wait_run(self, run_id: str, timeout_s: float | None = None) -> object:
+        """Wait for a run's procedure to end; the kind's own result (``CycleResult``…)."""
+        await self.run_engine.wait(run_id, timeout_s)
+        return self.run_engine.result(run_id)
 
     # -- health ------------------------------------------------------------------------
     async def _watch(self, period_s: float = 1.0) -> None:
@@ -459,7 +386,7 @@ class Lab:
                 out[f"instrument {name}"] = poller.status or "connecting"
         return out
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> StationStatus:
         """A summary for /health and `daq run`: broker, database, instruments, runs."""
         problems = self.problems()
         return {
@@ -475,3 +402,4 @@ class Lab:
             "active_runs": [r.run_id for r in self.active_runs()],
             "interrupted_at_start": [r.run_id for r in self.interrupted],
         }
+

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from daq.aging.kind import AgingRunProcedure
 from daq.peel.station import peel_watchers
 from daq.procedures.aging_run import AgingRunner, resume_aging_runs
 from drivers.aging_oven import AgingOven
@@ -42,6 +43,9 @@ async def background_services(lab: Lab) -> AsyncIterator[BackgroundServices]:
              if isinstance(inst.driver, AgingOven)}
     aging = await resume_aging_runs(ovens=ovens, clock=lab.clock, recorder=lab.recorder,
                                     sessions=lab.sessions, bus=lab.bus)
+    for run_id, run in aging.runs.items():  # resumed runs hold their oven, as any run
+        lab.run_engine.adopt(AgingRunProcedure(aging, run_id, run.oven_name),
+                             source="resumed")
     try:
         async with peel_watchers(lab) as watchers:
             services = BackgroundServices(aging, list(aging.tasks), sorted(watchers))

@@ -19,13 +19,16 @@ from typing import Any
 
 from daq.config import InstrumentConfig, Settings
 from daq.messages import Value
+from daq.station.interface import Driver
 
 log = logging.getLogger(__name__)
 
-PollOf = Callable[[Any], Awaitable[dict[str, Value]]]
+#: A poll function of a driver kind (it takes that kind's driver class).
+PollOf = Callable[[Driver], Awaitable[dict[str, Value]]]
 
 
 def _load(target: str) -> Any:
+    # ``module:name`` from the table below: a dynamic import, resolved by name.
     module_name, _, attr = target.partition(":")
     return getattr(importlib.import_module(module_name), attr)
 
@@ -40,13 +43,20 @@ class DriverSpec:
     default_name: str  # the instrument's name in the simulated station
     default_poll_interval_s: float = 0.2  # real seconds
 
-    def build(self, resource: str, timeout_s: float) -> Any:
+    def build(self, resource: str, timeout_s: float) -> Driver:
         """A driver instance for ``resource`` (not yet connected)."""
-        return _load(self.driver)(resource, timeout_s)
+        driver = _load(self.driver)(resource, timeout_s)
+        if not isinstance(driver, Driver):
+            raise TypeError(f"{self.driver} is not an instrument driver "
+                            "(connect/close/reconnect/identify)")
+        return driver
 
     def poll_function(self) -> PollOf | None:
         """The poll function (``None`` when the instrument streams instead)."""
-        return None if self.poll is None else _load(self.poll)
+        if self.poll is None:
+            return None
+        poll: PollOf = _load(self.poll)
+        return poll
 
 
 DRIVERS: dict[str, DriverSpec] = {
@@ -123,30 +133,19 @@ def simulators_needed() -> list[str]:
     return [s.simulator for s in DRIVERS.values() if s.simulator in SIMULATORS and s.simulator]
 
 
-async def connect_driver(driver: Any) -> None:
-    """Open a driver's link (``connect()`` or ``async with`` entry)."""
-    connect = getattr(driver, "connect", None)
-    if connect is not None:
-        await connect()
-    else:
-        await driver.__aenter__()
+async def connect_driver(driver: Driver) -> None:
+    """Open a driver's link."""
+    await driver.connect()
 
 
-async def close_driver(driver: Any) -> None:
+async def close_driver(driver: Driver) -> None:
     """Close a driver's link, never raising."""
     try:
-        close = getattr(driver, "close", None)
-        if close is not None:
-            await close()
-        else:
-            await driver.__aexit__(None, None, None)
+        await driver.close()
     except Exception as exc:
         log.debug("closing driver: %s", exc)
 
 
-async def identify(driver: Any, timeout_s: float = 5.0) -> str | None:
-    """The instrument's identity string, if the driver can ask for it."""
-    ask = getattr(driver, "identify", None)
-    if ask is None:
-        return None
-    return str(await asyncio.wait_for(ask(), timeout_s))
+async def identify(driver: Driver, timeout_s: float = 5.0) -> str | None:
+    """The instrument's identity string."""
+    return str(await asyncio.wait_for(driver.identify(), timeout_s))

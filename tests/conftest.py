@@ -147,6 +147,7 @@ TIMING_SENSITIVE = (
     "tests/press_cycle/test_cli.py",
     "tests/press_cycle/test_cycle.py",
     "tests/press_driver/test_watchdog.py",
+    "tests/queue/",
     "tests/safety/",
     "tests/service/",
     "tests/storage/test_readings.py",

@@ -20,10 +20,21 @@ from daq.api import accounts
 from daq.api.audit import AuditCounters, AuditMiddleware
 from daq.api.errors import install_error_handlers
 from daq.api.extensions import include_area_routers
-from daq.api.lab_access import sessions_of
-from daq.api.routers import auth, instruments, press, recipes, runs, samples, stream, system
+from daq.api.routers import (
+    auth,
+    engine,
+    instruments,
+    press,
+    queue,
+    recipes,
+    runs,
+    samples,
+    stream,
+    system,
+)
 from daq.api.stream import StreamHub
 from daq.recipes import WINDOWS
+from daq.station.interface import Station
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
@@ -45,27 +56,33 @@ def install_recipe_windows_in_schema(app: FastAPI) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = original()
-        recipe = schema.get("components", {}).get("schemas", {}).get("PressRecipe", {})
-        for name, prop in recipe.get("properties", {}).items():
-            window = WINDOWS.get(name)
-            if window is None:
-                continue
-            for variant in prop.get("anyOf", [prop]):
-                if variant.get("type") in ("number", "integer"):
-                    variant["minimum"], variant["maximum"] = window.low, window.high
-            prop["description"] = f"allowed {window.low:g}–{window.high:g} {window.unit}"
+        components = schema.get("components", {}).get("schemas", {})
+        for model in ("PressRecipe", "PressCycleParams"):
+            _declare_windows(components.get(model, {}))
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _declare_windows(recipe: dict[str, Any]) -> None:
+    """``minimum``/``maximum`` of each windowed field of one recipe schema."""
+    for name, prop in recipe.get("properties", {}).items():
+        window = WINDOWS.get(name)
+        if window is None:
+            continue
+        for variant in prop.get("anyOf", [prop]):
+            if variant.get("type") in ("number", "integer"):
+                variant["minimum"], variant["maximum"] = window.low, window.high
+        prop["description"] = f"allowed {window.low:g}–{window.high:g} {window.unit}"
+
+
 def create_app(
-    lab: Any, sessions: async_sessionmaker[AsyncSession] | None = None
+    station: Station, sessions: async_sessionmaker[AsyncSession] | None = None
 ) -> FastAPI:
-    """The API and dashboard of ``lab`` (a running ``daq.service.Lab``)."""
-    sessions = sessions or sessions_of(lab)
-    hub = StreamHub(lab.bus)
+    """The API and dashboard of ``station`` (a running ``daq.service.Lab``)."""
+    sessions = sessions or station.sessions
+    hub = StreamHub(station.bus)
     accounts.dummy_password_hash()  # made now, so the first unknown-name login is not faster
 
     @asynccontextmanager
@@ -82,13 +99,15 @@ def create_app(
         lifespan=lifespan,
     )
     counters = AuditCounters()
-    app.state.lab = lab
+    app.state.station = station
+    app.state.lab = station  # the old name, for scripts that read it
     app.state.sessions = sessions
     app.state.stream_hub = hub
     app.state.audit_counters = counters
-    app.add_middleware(AuditMiddleware, sessions=sessions, clock=lab.clock, counters=counters)
+    app.add_middleware(AuditMiddleware, sessions=sessions, clock=station.clock, counters=counters)
     install_error_handlers(app)
-    for module in (system, auth, instruments, recipes, press, runs, samples, stream):
+    for module in (system, auth, instruments, recipes, press, engine, runs, queue, samples,
+                   stream):
         app.include_router(module.router)
     include_area_routers(app)
     install_recipe_windows_in_schema(app)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from daq.api.accounts import Principal, resolve_token
 from daq.api.audit import note_user
+from daq.station.interface import Station
 
 
-def get_lab(request: Request) -> Any:
+def get_station(request: Request) -> Station:
     """The running station the app was created for."""
-    return request.app.state.lab
+    station: Station = request.app.state.station
+    return station
 
 
 def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -29,7 +31,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-LabDep = Annotated[Any, Depends(get_lab)]
+StationDep = Annotated[Station, Depends(get_station)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 

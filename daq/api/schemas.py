@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from daq.materials import CATALOGUE
 from daq.recipes import PressRecipe
 
 
@@ -283,3 +284,76 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "conflicts with the current state (busy, not live, read-only)",
     }
     return {code: {"model": ErrorOut, "description": words[code]} for code in codes}
+
+
+_RECORD_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+
+
+class SampleIn(BaseModel):
+    """Register a sample lot: its id, material (catalogue key) and adhesive thickness."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=_RECORD_ID, description="the lot id, e.g. EX1-2026-001")
+    material_key: str = Field(
+        json_schema_extra={"enum": list(CATALOGUE)},
+        description="the material: " + ", ".join(CATALOGUE))
+    adhesive_thickness_um: float | None = Field(
+        default=None, ge=0.0, le=100.0,
+        description="adhesive thickness, µm (default: the material's own)")
+    note: str | None = Field(default=None, max_length=500)
+
+    @field_validator("material_key")
+    @classmethod
+    def _known_material(cls, value: str) -> str:
+        key = value.strip().upper()
+        if key not in CATALOGUE:
+            raise ValueError(f"unknown material {value!r}; known: {', '.join(CATALOGUE)}")
+        return key
+
+
+class LaminateIn(BaseModel):
+    """Register a laminate pressed from a sample (optionally by a press run on record)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=_RECORD_ID, description="the laminate id")
+    sample_id: str = Field(min_length=1, max_length=64, description="a sample on record")
+    press_run_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                     description="the press run that made it")
+
+
+class SpecimenIn(BaseModel):
+    """Register a peel specimen cut from a laminate or, without one, from a sample."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=_RECORD_ID, description="the specimen id, e.g. EX1-2026-001-A1")
+    laminate_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                    description="the laminate it was cut from")
+    sample_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                  description="its sample (needed without a laminate)")
+    width_mm: float = Field(default=3.0, ge=0.5, le=25.0, description="strip width, mm")
+
+
+class RunKindOut(BaseModel):
+    """A kind of run the station starts, and the JSON schema of its parameters."""
+
+    kind: str
+    description: str
+    resumable: bool
+    params_schema: dict[str, Any]
+
+
+class ActiveRunOut(BaseModel):
+    """A run live in this station: what, where, who, since when, in which phase."""
+
+    run_id: str
+    kind: str
+    instruments: list[str]
+    operator: str | None
+    source: str
+    parent: str | None
+    started_wall: float
+    started_ts: float
+    phase: str | None

@@ -35,18 +35,22 @@ from daq.campaign.state import (
     list_steps,
     save_clock,
 )
-from daq.campaign.station import instrument_of
-from daq.laser.params import LaserJobParams
-from daq.laser.store import LaserJobStore
+from daq.campaign.station import StationIncomplete, instrument_of
+from daq.laser.params import LaserRunParams
 from daq.materials import CATALOGUE
 from daq.messages import RunEvent
-from daq.peel.store import PeelStore
+from daq.peel.params import PeelTestParams
+from daq.press.params import PressCycleParams
 from daq.procedures.aging_run import AgingRunner
-from daq.procedures.laser_job import LaserJob, LaserJobResult
-from daq.procedures.peel_test import PeelSettings, PeelTest
+from daq.procedures.laser_job import LaserJobResult
+from daq.procedures.peel_test import PeelOutcome
+from daq.recipes import parse_recipe
+from daq.station.interface import Station
+from daq.station.outcome import Outcome
 from daq.storage.aging_models import AgingRunRow
 from daq.storage.campaign_models import CampaignStepRow
 from daq.storage.models import Laminate, Run, Sample, Specimen
+from drivers.aging_oven import AgingOven
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +78,13 @@ class Progress:
 class CampaignRunner:
     """Runs one campaign's steps in order on a started :class:`~daq.service.Lab`."""
 
-    def __init__(self, lab: Any, campaign: Campaign,
-                 on_progress: Callable[[Progress], None] | None = None) -> None:
+    def __init__(self, lab: Station, campaign: Campaign,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 parent: str | None = None) -> None:
         self.lab = lab
+        #: The campaign's own run when the engine runs it: its steps start inside it,
+        #: on the instruments it holds.
+        self.parent = parent
         self.campaign = campaign
         self.sessions = lab.sessions
         self.on_progress = on_progress
@@ -169,14 +177,16 @@ class CampaignRunner:
         assert step.sample_id is not None
         await self._scale(self.campaign.time.press_scale)
         name, _ = instrument_of(self.lab, "lamination_press")
-        run_id = await self.lab.start_press_cycle(
-            self.campaign.recipe(), self.operator, press=name, sample_id=step.sample_id)
+        params = PressCycleParams.of(parse_recipe(self.campaign.recipe()),
+                                     sample_id=step.sample_id, press=name)
+        run_id = await self.lab.run_engine.start("press_cycle", params, self.operator,
+                                                 "campaign", parent=self.parent)
         await begin_step(self.sessions, step.id, run_id, self.lab.clock.now())
         try:
-            await self.lab.wait_run(run_id)
+            await self.lab.run_engine.wait(run_id)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                await asyncio.shield(self.lab.abort(run_id, self.operator))
+                await asyncio.shield(self.lab.run_engine.abort(run_id, self.operator))
             raise
         status = await self._run_status(run_id)
         if status != "DONE":
@@ -227,20 +237,29 @@ class CampaignRunner:
     async def _peel(self, step: CampaignStepRow) -> None:
         assert step.specimen_id is not None
         await self._scale(self.campaign.time.peel_scale)
-        name, tester = instrument_of(self.lab, "peel_tester")
+        name, _ = instrument_of(self.lab, "peel_tester")
         p = self.campaign.peel
-        settings = PeelSettings(width_mm=p.width_mm, speed_mm_per_min=p.speed_mm_per_min,
-                                angle_deg=p.angle_deg, length_mm=p.length_mm)
-        procedure = PeelTest(tester, self.lab.clock, self.lab.recorder, self.lab.bus,
-                             PeelStore(self.sessions), instrument=name, settings=settings,
-                             operator=self.operator, simulated=self.simulated)
-        await begin_step(self.sessions, step.id, procedure.run_id, self.lab.clock.now())
-        outcome = await procedure.run(step.specimen_id)
-        if outcome.status != "DONE" or outcome.result is None:
-            await self._fail(step, f"peel test {outcome.run_id} ended {outcome.status}: "
-                                   f"{outcome.reason or 'no result'}")
+        params = PeelTestParams(specimen_id=step.specimen_id, width_mm=p.width_mm,
+                                speed_mm_per_min=p.speed_mm_per_min, angle_deg=p.angle_deg,
+                                length_mm=p.length_mm, tester=name)
+        run_id = await self.lab.run_engine.start("peel_test", params, self.operator,
+                                                 "campaign", parent=self.parent)
+        await begin_step(self.sessions, step.id, run_id, self.lab.clock.now())
+        try:
+            await self.lab.run_engine.wait(run_id)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.lab.run_engine.abort(run_id, self.operator))
+            raise
+        outcome = self.lab.run_engine.result(run_id)
+        if not isinstance(outcome, PeelOutcome) or outcome.status != "DONE" \
+                or outcome.result is None:
+            status = outcome.status if isinstance(outcome, PeelOutcome) else "FAULTED"
+            reason = outcome.reason if isinstance(outcome, PeelOutcome) else None
+            await self._fail(step, f"peel test {run_id} ended {status}: "
+                                   f"{reason or 'no result'}")
         await finish_step(self.sessions, step.id, self.lab.clock.now(),
-                          await self._peel_result(procedure.run_id))
+                          await self._peel_result(run_id))
 
     async def _peel_result(self, run_id: str) -> dict[str, Any]:
         from daq.storage.peel_models import PeelResultRow
@@ -257,7 +276,10 @@ class CampaignRunner:
     async def _aging_step(self, step: CampaignStepRow) -> None:
         a = self.campaign.aging
         specimens = all_aged_specimens(self.campaign)
-        name, oven = instrument_of(self.lab, "aging_oven")
+        name, driver = instrument_of(self.lab, "aging_oven")
+        if not isinstance(driver, AgingOven):
+            raise StationIncomplete(f"{name} is not an aging oven")
+        oven = driver
         await self._scale(self.campaign.time.aging_scale)
         runner = self._aging = AgingRunner(
             ovens={name: oven}, clock=self.lab.clock, recorder=self.lab.recorder,
@@ -343,25 +365,23 @@ class CampaignRunner:
     async def _laser(self, step: CampaignStepRow) -> None:
         assert step.sample_id is not None
         await self._scale(self.campaign.time.laser_scale)
-        name, laser = instrument_of(self.lab, "uv_laser")
-        store = LaserJobStore(self.sessions)
-        info = await store.sample(step.sample_id)
+        name, _ = instrument_of(self.lab, "uv_laser")
         j = self.campaign.laser
-        params = LaserJobParams(step.sample_id, j.holes, j.diameter_um, j.pulse_khz * 1000.0,
-                                j.hole_rate_hz, j.power_w, j.wavelength_nm)
-        job = LaserJob(laser, params, self.lab.clock, self.lab.recorder, self.lab.bus,
-                       store=store, sample=info, simulated=self.simulated, instrument=name,
-                       operator=self.operator)
-        await begin_step(self.sessions, step.id, job.run_id, self.lab.clock.now())
-        run_id = self.lab.start_procedure("laser_job", lambda _lab: job, instrument=name,
-                                          operator=self.operator)
+        params = LaserRunParams(
+            sample_id=step.sample_id, n_holes=j.holes, diameter_um=j.diameter_um,
+            pulse_frequency_hz=j.pulse_khz * 1000.0, hole_rate_hz=j.hole_rate_hz,
+            power_w=j.power_w, wavelength_nm=j.wavelength_nm, laser=name)
+        run_id = await self.lab.run_engine.start("laser_job", params, self.operator,
+                                                 "campaign", parent=self.parent)
+        await begin_step(self.sessions, step.id, run_id, self.lab.clock.now())
         try:
-            result = await self.lab.wait_run(run_id)
+            outcome = await self.lab.run_engine.wait(run_id)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                await asyncio.shield(self.lab.abort(run_id, self.operator))
+                await asyncio.shield(self.lab.run_engine.abort(run_id, self.operator))
             raise
-        if not isinstance(result, LaserJobResult) or result.outcome != "DONE":
+        if outcome is not Outcome.DONE:
+            result = self.lab.run_engine.result(run_id)
             why = result.reason if isinstance(result, LaserJobResult) else "no result"
             await self._fail(step, f"laser job {run_id} did not finish: {why}")
         await finish_step(self.sessions, step.id, self.lab.clock.now(),

@@ -8,18 +8,18 @@ would for real), expressed as the ``time_origin`` every part of the station uses
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from daq.campaign.state import ClockAnchor
 from daq.clock import continuous_origin
 from daq.config import Settings
+from daq.station.interface import Driver, Station
 
 
 class StationIncomplete(LookupError):
     """The station lacks an instrument the campaign needs."""
 
 
-def instrument_of(lab: Any, driver: str) -> tuple[str, Any]:
+def instrument_of(lab: Station, driver: str) -> tuple[str, Driver]:
     """The name and driver of the station's instrument of kind ``driver``."""
     for instrument in lab.instruments.values():
         if instrument.driver_name == driver:

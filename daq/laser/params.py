@@ -14,6 +14,9 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
 from drivers.uv_laser import LASER_LIMITS, LaserLimits
 
 NOMINAL_POWER_W = 2.0
@@ -95,3 +98,48 @@ def validate(params: LaserJobParams, limits: LaserLimits = LASER_LIMITS) -> Lase
             f"at most the pulse rate ({params.pulse_frequency_hz:g} Hz): a hole needs a pulse",
         )
     return params
+
+
+class LaserRunParams(BaseModel):
+    """A laser job as the station runs it: the lot and the job's parameters, each field
+    bounded by the laser's own ranges (:data:`drivers.uv_laser.LASER_LIMITS`), and which
+    laser. One model for the HTTP body (``POST /api/runs``, ``kind=laser_job``), the CLI
+    and the campaign file; :meth:`job` gives the procedure's :class:`LaserJobParams`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sample_id: str = Field(min_length=1, max_length=LASER_LIMITS.job_name_max_chars,
+                           pattern=_JOB_NAME.pattern, description="the lot to drill")
+    n_holes: int = Field(default=500, ge=LASER_LIMITS.hole_count[0],
+                         le=LASER_LIMITS.hole_count[1])
+    diameter_um: float = Field(default=40.0, ge=LASER_LIMITS.diameter_um[0],
+                               le=LASER_LIMITS.diameter_um[1])
+    pulse_frequency_hz: float = Field(default=20_000.0, ge=LASER_LIMITS.pulse_frequency_hz[0],
+                                      le=LASER_LIMITS.pulse_frequency_hz[1])
+    hole_rate_hz: float = Field(default=100.0, ge=LASER_LIMITS.hole_rate_hz[0],
+                                le=LASER_LIMITS.hole_rate_hz[1],
+                                description="holes per second, at most the pulse rate")
+    power_w: float = Field(default=NOMINAL_POWER_W, ge=LASER_LIMITS.power_w[0],
+                           le=LASER_LIMITS.power_w[1])
+    wavelength_nm: float = Field(default=LASER_LIMITS.wavelength_nm,
+                                 ge=LASER_LIMITS.wavelength_nm, le=LASER_LIMITS.wavelength_nm,
+                                 description="the laser's one wavelength (fixed)")
+    laser: str | None = Field(default=None, max_length=64,
+                              description="which laser (default: the station's first)")
+
+    @field_validator("hole_rate_hz", mode="after")
+    @classmethod
+    def _a_pulse_per_hole(cls, value: float, info: ValidationInfo) -> float:
+        pulse = info.data.get("pulse_frequency_hz")
+        if isinstance(pulse, float | int) and value > pulse:
+            raise PydanticCustomError(
+                "hole_rate_above_pulse_rate",
+                "hole rate {value} holes/s is above the pulse rate {pulse} Hz: a hole "
+                "needs a pulse", {"value": value, "pulse": pulse})
+        return value
+
+    def job(self) -> LaserJobParams:
+        """The procedure's parameters (validated again by :func:`validate`)."""
+        return validate(LaserJobParams(
+            self.sample_id, self.n_holes, self.diameter_um, self.pulse_frequency_hz,
+            self.hole_rate_hz, self.power_w, self.wavelength_nm))

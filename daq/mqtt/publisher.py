@@ -144,6 +144,11 @@ class MqttPublisher:
             self.bus.unsubscribe(self._sub)
         self.connected = False
 
+    def wake_outbox(self) -> None:
+        """A message was committed to the outbox outside a run's events (a queue
+        change): drain now instead of at the next poll."""
+        self._outbox_wake.set()
+
     @property
     def queue_depth(self) -> int:
         """Readings waiting to be published."""

@@ -40,6 +40,11 @@ class Topics:
         return f"{self.prefix}/runs/{run_id}/events"
 
     @property
+    def queue(self) -> str:
+        """QoS 1 changes of the station's run queue (through the outbox)."""
+        return f"{self.prefix}/queue"
+
+    @property
     def alarms(self) -> str:
         """QoS 1 alarms (through the outbox)."""
         return f"{self.prefix}/alarms"

@@ -11,6 +11,9 @@ from typing import Any
 from daq.clock import iso
 from daq.messages import Reading
 from daq.recipes import PressRecipe
+from daq.station.outcome import Outcome
+
+__all__ = ["CycleRecord", "Outcome", "Phase", "PhaseSpan"]
 
 
 class Phase(StrEnum):
@@ -24,14 +27,6 @@ class Phase(StrEnum):
     RELEASE = "RELEASE"
     DONE = "DONE"
     SAFE = "SAFE"
-
-
-class Outcome(StrEnum):
-    """How a press cycle ended (``runs.status``)."""
-
-    DONE = "DONE"
-    ABORTED = "ABORTED"
-    FAULTED = "FAULTED"
 
 
 @dataclass

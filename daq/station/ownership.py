@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from daq.config import Settings
-from daq.station.errors import Holder, InstrumentClaimed, iso_utc
+from daq.station.errors import ClaimHolder, InstrumentClaimed, iso_utc
 from daq.storage.claim_models import InstrumentClaim
 from daq.storage.errors import is_transient
 from daq.storage.models import AuditLog
@@ -45,7 +45,7 @@ from drivers.transport.resource import parse_resource
 __all__ = [
     "DEFAULT_HEARTBEAT_S",
     "DEFAULT_STALE_S",
-    "Holder",
+    "ClaimHolder",
     "InstrumentClaimed",
     "InstrumentClaims",
     "claimed",
@@ -120,8 +120,8 @@ class _ClaimChanged(Exception):
     """The claim row changed between reading it and taking it over (another claimer)."""
 
 
-def _holder(row: InstrumentClaim) -> Holder:
-    return Holder(row.station, row.instrument, row.host, row.pid, row.instance,
+def _holder(row: InstrumentClaim) -> ClaimHolder:
+    return ClaimHolder(row.station, row.instrument, row.host, row.pid, row.instance,
                   row.claimed_since, row.heartbeat)
 
 
@@ -153,7 +153,7 @@ class InstrumentClaims:
         #: Normalised resource → instrument name, of the claims this owner holds.
         self.held: dict[str, str] = {}
         #: Claims this owner had and found taken over by another (resource → holder).
-        self.lost: dict[str, Holder] = {}
+        self.lost: dict[str, ClaimHolder] = {}
         self.heartbeats = 0
         self._sim_now = sim_now  # the station's simulated clock, for the audit line's ts
         self._task: asyncio.Task[None] | None = None
@@ -186,7 +186,7 @@ class InstrumentClaims:
             return key
         raise RuntimeError(f"could not settle the claim of {instrument} ({key})")
 
-    async def _try_claim(self, instrument: str, key: str) -> tuple[Holder, str] | None:
+    async def _try_claim(self, instrument: str, key: str) -> tuple[ClaimHolder, str] | None:
         """One attempt in one transaction; the (previous holder, why) of a take-over."""
         now = time.time()
         async with self.sessions() as session, session.begin():
@@ -234,7 +234,7 @@ class InstrumentClaims:
             ))
             return holder, why
 
-    def stale_reason(self, holder: Holder, now: float) -> str | None:
+    def stale_reason(self, holder: ClaimHolder, now: float) -> str | None:
         """Why ``holder``'s claim may be taken over, or ``None`` while it is live."""
         age = now - holder.heartbeat
         if age > self.stale_s:
@@ -243,7 +243,7 @@ class InstrumentClaims:
             return f"process {holder.pid} on {holder.host} no longer exists"
         return None
 
-    def _log_takeover(self, instrument: str, key: str, took_over: tuple[Holder, str]) -> None:
+    def _log_takeover(self, instrument: str, key: str, took_over: tuple[ClaimHolder, str]) -> None:
         holder, why = took_over
         log.warning(
             "took over %s (%s) from station %s (host %s, pid %d, since %s): %s",
@@ -267,7 +267,7 @@ class InstrumentClaims:
                 await self.release(taken)
             raise
 
-    async def holder_of(self, resource: str) -> Holder | None:
+    async def holder_of(self, resource: str) -> ClaimHolder | None:
         """Who holds ``resource`` now (``None`` if nobody)."""
         async with self.sessions() as session:
             row = await session.get(InstrumentClaim, normalise_resource(resource))

@@ -12,7 +12,7 @@ import importlib.util
 from daq.storage import models as models
 from daq.storage.base import Base
 
-#: Table modules of the areas, in migration order (0002_peel … 0007_ownership).
+#: Table modules of the areas, in migration order (0002_peel … 0008_queue).
 AREA_MODULES = (
     "daq.storage.peel_models",
     "daq.storage.aging_models",
@@ -20,6 +20,7 @@ AREA_MODULES = (
     "daq.storage.auth_models",
     "daq.storage.campaign_models",
     "daq.storage.claim_models",
+    "daq.storage.queue_models",
 )
 
 for _name in AREA_MODULES:

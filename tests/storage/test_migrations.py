@@ -142,3 +142,15 @@ async def test_stations_starting_together_migrate_one_after_the_other(
 async def test_concurrent_upgrades_in_one_process_are_serialised(db_url: str) -> None:
     await asyncio.wait_for(asyncio.gather(*(upgrade(db_url) for _ in range(3))), 60)
     assert await current_revision(db_url) == head_revision()
+
+
+def test_every_revision_file_is_one_link_of_a_single_chain() -> None:
+    # Two files with one revision id make Alembic silently keep one of them (its tables are
+    # then never built): every file must be walked, each id once, 0001 … head in order.
+    from pathlib import Path
+
+    script = ScriptDirectory.from_config(alembic_config())
+    files = sorted(Path(script.versions).glob("0*.py"))
+    chain = list(reversed([r.revision for r in script.walk_revisions()]))
+    assert chain == [f"{n:04d}" for n in range(1, len(files) + 1)]
+    assert [f.name[:4] for f in files] == chain

@@ -15,8 +15,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from daq.api.audit import audited, note_action
-from daq.api.deps import LabDep, Operator, SessionDep, Viewer, get_sessions
-from daq.api.lab_access import active_run_ids
+from daq.api.deps import Operator, SessionDep, StationDep, Viewer, get_sessions
 from daq.api.schemas import (
     AbortOut,
     ReadingPage,
@@ -27,7 +26,7 @@ from daq.api.schemas import (
     error_responses,
 )
 from daq.clock import iso
-from daq.service import LabError
+from daq.station.errors import StationError
 from daq.storage.models import RUN_STATUSES, ReadingRow, Run, RunEventRow
 
 router = APIRouter(prefix="/api/runs", tags=["runs"], responses=error_responses(401, 403, 404, 409))
@@ -81,7 +80,7 @@ async def _run_or_404(session: AsyncSession, run_id: str) -> Run:
 
 
 @router.get("/{run_id}", response_model=RunDetail)
-async def get_run(run_id: str, _: Viewer, session: SessionDep, lab: LabDep) -> RunDetail:
+async def get_run(run_id: str, _: Viewer, session: SessionDep, station: StationDep) -> RunDetail:
     """One run with its events and the number of readings per channel."""
     run = await _run_or_404(session, run_id)
     events = (
@@ -98,7 +97,7 @@ async def get_run(run_id: str, _: Viewer, session: SessionDep, lab: LabDep) -> R
         **RunOut.model_validate(run).model_dump(),
         events=[RunEventOut.model_validate(e) for e in events],
         channels={str(ch): int(n) for ch, n in counts.all()},
-        live=run_id in active_run_ids(lab),
+        live=station.run_engine.is_live(run_id),
     )
 
 
@@ -207,10 +206,10 @@ async def _csv_rows(
 
 @router.post("/{run_id}/abort", response_model=AbortOut, status_code=202, **audited("run.abort"))
 async def abort_run(
-    run_id: str, request: Request, me: Operator, session: SessionDep, lab: LabDep
+    run_id: str, request: Request, me: Operator, session: SessionDep, station: StationDep
 ) -> AbortOut:
     """Abort a live run (operator): the instrument goes to its safe state."""
-    if run_id not in active_run_ids(lab):
+    if not station.run_engine.is_live(run_id):
         run = await session.get(Run, run_id)
         note_action(request, "run.abort", target=run_id,
                     from_state=(run.phase or run.status) if run else None)
@@ -221,13 +220,11 @@ async def abort_run(
         )
     # A live run is aborted from what the station knows, without asking the database
     # first: a locked or stopped database must not delay the safe state.
-    phase = next((getattr(r, "phase", None) for r in lab.active_runs()
-                  if getattr(r, "run_id", r) == run_id), None)
-    note_action(request, "run.abort", target=run_id,
-                from_state=None if phase is None else str(phase))
+    phase = station.run_engine.get(run_id).phase
+    note_action(request, "run.abort", target=run_id, from_state=phase)
     try:
-        ended = await lab.abort(run_id, me.name)
-    except LabError as exc:  # ended between the check and the abort
+        ended = await station.run_engine.abort(run_id, me.name)
+    except StationError as exc:  # ended between the check and the abort
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     if ended:
         return AbortOut(run_id=run_id, status="ABORTED", detail="run aborted; safe state reached")
