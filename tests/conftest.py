@@ -150,6 +150,7 @@ TIMING_SENSITIVE = (
     "tests/queue/",
     "tests/safety/",
     "tests/service/",
+    "tests/station/",
     "tests/storage/test_readings.py",
     "tests/transport/test_cancellation.py",
 )
