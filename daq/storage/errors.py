@@ -66,11 +66,16 @@ def is_transient(exc: BaseException) -> bool:
         | pg.InterfaceError
         | pg.CannotConnectNowError
         | pg.OperatorInterventionError
-        | pg.InsufficientResourcesError,
+        | pg.InsufficientResourcesError
+        # A deadlock or serialization failure rolls the transaction back; it is the
+        # database's answer to a lock another client holds, and the same write succeeds
+        # when tried again (seen when a backup job locked tables under a live run).
+        | pg.TransactionRollbackError
+        | pg.LockNotAvailableError,
     ):
         return True
     text = f"{type(exc).__name__} {exc}".lower()
     return any(
         word in text
-        for word in ("connection", "shutdown", "cannotconnectnow", "locked", "busy")
+        for word in ("connection", "shutdown", "cannotconnectnow", "locked", "busy", "deadlock")
     )
