@@ -17,7 +17,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -59,6 +59,11 @@ from daq.storage.recorder import DbRecorder
 from daq.storage.recovery import InterruptedRun, recover_interrupted
 
 __all__ = ["RUN_SETTLE_S", "ActiveRun", "Instrument", "Lab", "LabError", "Procedure"]
+
+#: How long the runs get to reach a safe state on the way out.
+SHUTDOWN_RUNS_S = 15.0
+#: How long any other part of the station gets to stop before it is left behind.
+SHUTDOWN_PART_S = 10.0
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +127,7 @@ class Lab:
         s = self.settings
         address = parse_mqtt_url(s.mqtt_url, s.embedded_mqtt_port)  # bad URL: fail first
         self.engine = engine = create_engine(s.database_url)
-        self._stack.push_async_callback(engine.dispose)
+        self._on_exit("database engine", engine.dispose)
         await upgrade(engine)
         self.sessions = session_factory(engine)
         self.gauges["database_up"] = 1.0
@@ -136,6 +141,8 @@ class Lab:
             on_lost=self._records_lost,
         )
         self.journal.start(self.db_recorder)
+        # Not bounded from outside: its stop is bounded itself and must reach the
+        # point where what is left is kept on file.
         self._stack.push_async_callback(self.journal.stop)
         self.recorder = JournalledRecorder(self.journal, self.db_recorder)
         # Every instrument is claimed before any driver is opened (and before recovery,
@@ -149,7 +156,7 @@ class Lab:
             self.sessions, s.station, heartbeat_s=s.claim_heartbeat_s,
             stale_s=s.claim_stale_s, sim_now=self.clock.now)
         await self.claims.claim_all({p.name: p.config.address() for p in planned_instruments})
-        self._stack.push_async_callback(self.claims.close)
+        self._on_exit("instrument claims", self.claims.close)
         self.claims.start_heartbeat()
         # Records a previous run left on the spill file are stored before recovery, so a
         # run whose end is in them is closed as it ended, not as INTERRUPTED.
@@ -163,11 +170,11 @@ class Lab:
                         "%d readings stored", run.run_id, run.kind, run.readings_stored)
         self.writer = ReadingWriter.from_settings(engine, self.bus, s)
         self.writer.start()
-        self._stack.push_async_callback(self.writer.stop)
+        self._on_exit("reading writer", self.writer.stop)
         if address.embedded:
             self.broker = EmbeddedBroker(address.host, address.port)
             port = await self.broker.start()
-            self._stack.push_async_callback(self.broker.stop)
+            self._on_exit("embedded broker", self.broker.stop)
             address = type(address)(address.host, port, embedded=True)
         self.publisher = MqttPublisher(
             host=address.host, port=address.port, prefix=s.mqtt_prefix, clock=self.clock,
@@ -176,19 +183,19 @@ class Lab:
             username=address.username, password=address.password,
         )
         await self.publisher.start()
-        self._stack.push_async_callback(self.publisher.stop)
+        self._on_exit("MQTT publisher", self.publisher.stop)
         # On the way out, before the publisher stops: the last records into the database
         # (and so into the outbox the publisher drains).
-        self._stack.push_async_callback(self.journal.settled, 5.0)
+        self._on_exit("journal settling", functools.partial(self.journal.settled, 5.0))
         for planned in planned_instruments:
             await self._connect(planned)
-        self._stack.push_async_callback(self._close_instruments)
+        self._on_exit("instruments", self._close_instruments)
         # The queue comes back stopped, with its queued items; after the engine stopped
         # the runs on the way out, it notes how its running item ended.
         await self.run_queue.load()
-        self._stack.push_async_callback(self.run_queue.close)
+        self._on_exit("run queue", self.run_queue.close)
         # Registered last but one, so it runs early on the way out: procedures to safe state.
-        self._stack.push_async_callback(self._stop_procedures)
+        self._on_exit("runs", self._stop_procedures, timeout_s=SHUTDOWN_RUNS_S + 5.0)
         # Last, so first on the way out: the queue starts nothing more.
         self._stack.callback(self.run_queue.hold)
         self._monitor = asyncio.get_running_loop().create_task(self._watch(), name="lab-monitor")
@@ -200,7 +207,7 @@ class Lab:
         clock = Clock(self.clock.scale, self.clock.origin)
         self.simulator_clock = clock
         self.simulators = await start_simulators(simulators_needed(), clock)
-        self._stack.push_async_callback(self.simulators.stop)
+        self._on_exit("simulators", self.simulators.stop)
         return dict(self.simulators)
 
     async def _connect(self, planned: PlannedInstrument) -> None:
@@ -261,8 +268,25 @@ class Lab:
                 await self._monitor
         await self._stack.aclose()
 
-    async def _stop_procedures(self, timeout_s: float = 15.0) -> None:
-        await self.run_engine.shutdown(timeout_s)
+    async def _stop_procedures(self) -> None:
+        await self.run_engine.shutdown(SHUTDOWN_RUNS_S)
+
+    def _on_exit(self, part: str, stop: Callable[[], Awaitable[object]],
+                 timeout_s: float = SHUTDOWN_PART_S) -> None:
+        """Register one part's stop for the way out, bounded: a part that hangs (a
+        database connection stuck in the pool, a broker that does not answer) is left
+        behind with a warning naming it, and the rest of the station still stops."""
+
+        async def bounded() -> None:
+            try:
+                await asyncio.wait_for(stop(), timeout_s)
+            except TimeoutError:
+                log.warning("shutdown: %s did not stop within %.0f s; left behind", part,
+                            timeout_s)
+            except Exception as exc:  # one part's failure must not keep the others up
+                log.warning("shutdown: stopping %s failed: %s", part, exc)
+
+        self._stack.push_async_callback(bounded)
 
     # -- time --------------------------------------------------------------------------
     def set_time_scale(self, new_scale: float) -> None:

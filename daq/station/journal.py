@@ -326,8 +326,16 @@ class Journal:
         if self._task is not None:
             await self.settled(timeout_s)
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Bounded: a writer stuck in a database call that ignores cancellation must
+            # not keep the records below from reaching the file.
+            done, _ = await asyncio.wait({self._task}, timeout=timeout_s)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.warning("journal: the database writer ended with %r",
+                                task.exception())
+            if not done:
+                log.warning("journal: the database writer did not stop within %.0f s; "
+                            "keeping its records on file", timeout_s)
             self._task = None
         try:
             self._persist_pending()

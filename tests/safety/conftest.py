@@ -136,8 +136,18 @@ class DatabaseLock:
             u = self.url
             self._pg = await asyncpg.connect(host=u.host, port=u.port, user=u.username,
                                              database=u.database)
-            await self._pg.execute("BEGIN")
-            await self._pg.execute(f"LOCK TABLE {PG_LOCKED} IN ACCESS EXCLUSIVE MODE")
+            # The tables are locked one after another, so a station transaction that
+            # already holds one of them and then waits on another deadlocks with us;
+            # PostgreSQL then aborts one side. When that is us, we try again, as a
+            # backup job would: the station's side must never be the one that loses data.
+            while True:
+                await self._pg.execute("BEGIN")
+                try:
+                    await self._pg.execute(f"LOCK TABLE {PG_LOCKED} IN ACCESS EXCLUSIVE MODE")
+                except asyncpg.exceptions.DeadlockDetectedError:
+                    await self._pg.execute("ROLLBACK")
+                    continue
+                break
         return self
 
     async def __aexit__(self, *exc: object) -> None:

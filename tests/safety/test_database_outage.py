@@ -141,6 +141,10 @@ async def assert_readings_of_the_outage_stored(station: Station, run_id: str,
     fewer; the two polls straddling the lock's edges may fall either side), and the run's
     count says as many as there are rows."""
     start, end = locked_sim
+    writer = station.lab.writer
+    # The writer retries on its own back-off after the lock; what is asked here is that
+    # the readings arrive, so wait until nothing it received is still buffered.
+    assert await writer.flush(30.0), f"readings still buffered after the lock: {writer.stats}"
     async with station.lab.sessions() as session:
         # Every reading of the press, the run's and those after it ended alike: what was
         # acquired during the lock must all be stored.
@@ -154,7 +158,8 @@ async def assert_readings_of_the_outage_stored(station: Station, run_id: str,
     during = [t for t in ts if start <= t <= end]
     assert polls_made > 0, "the press was not polled during the lock"
     assert len(during) >= polls_made - 2, (
-        f"{len(during)} readings of {polls_made} polls during the lock stored")
+        f"{len(during)} readings of {polls_made} polls during the lock stored; "
+        f"writer: {writer.stats}")
     assert run.readings_stored == rows
 
 
