@@ -20,6 +20,7 @@ from daq.api import accounts
 from daq.api.audit import AuditCounters, AuditMiddleware
 from daq.api.errors import install_error_handlers
 from daq.api.extensions import include_area_routers
+from daq.api.guard import BodyGuard
 from daq.api.routers import (
     auth,
     engine,
@@ -33,6 +34,7 @@ from daq.api.routers import (
     system,
 )
 from daq.api.stream import StreamHub
+from daq.api.throttle import LoginThrottle
 from daq.recipes import WINDOWS
 from daq.station.interface import Station
 
@@ -104,6 +106,9 @@ def create_app(
     app.state.sessions = sessions
     app.state.stream_hub = hub
     app.state.audit_counters = counters
+    app.state.login_throttle = LoginThrottle()
+    # Added first, so it runs inside the audit: a refused body is audited too.
+    app.add_middleware(BodyGuard)
     app.add_middleware(AuditMiddleware, sessions=sessions, clock=station.clock, counters=counters)
     install_error_handlers(app)
     for module in (system, auth, instruments, recipes, press, engine, runs, queue, samples,

@@ -282,6 +282,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         403: "logged in, but the role is too low",
         404: "no such resource",
         409: "conflicts with the current state (busy, not live, read-only)",
+        413: "request body over the size limit",
+        429: "too many attempts; wait as many seconds as Retry-After says",
     }
     return {code: {"model": ErrorOut, "description": words[code]} for code in codes}
 
