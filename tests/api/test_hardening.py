@@ -3,6 +3,7 @@ now gets a 4xx with a message, and the audit log stays readable after every one.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -124,7 +125,7 @@ async def test_wrong_logins_are_throttled_with_retry_after(tmp_path: Path) -> No
         await add_users(lab)
         app = create_app(lab)
         clock = FakeClock()
-        app.state.login_throttle = LoginThrottle(now=clock)
+        app.state.login_throttle = LoginThrottle(now=clock, tarpit_s=0.0)
         station = Station(lab, app, {}, {})
         right = {"username": "operator1", "password": "operator-pw-123"}
         wrong = {"username": "operator1", "password": "guess"}
@@ -205,3 +206,37 @@ async def test_every_token_expires_within_the_maximum_lifetime(backed: Station) 
                 await accounts.issue_token(session, "viewer1", lifetime)
         _, expires = await accounts.issue_token(session, "viewer1", 720 * 3600)
         assert expires is not None
+
+
+async def test_twenty_clients_guessing_at_once_cost_at_most_the_free_hashes(
+    tmp_path: Path,
+) -> None:
+    """20 clients × 10 wrong logins at once, each for a user name of its own (a spray
+    from one address): the free guesses of that address (20) are hashed, the other 180
+    attempts are told to wait without any hashing, and the press is polled throughout."""
+    async with Lab(station_settings(tmp_path)) as lab:
+        app = create_app(lab)
+        # The throttle's clock stands still: its waits are not what is measured here.
+        app.state.login_throttle = LoginThrottle(now=FakeClock(), tarpit_s=0.0)
+        station = Station(lab, app, {}, {})
+        hashes_before = accounts.HASHES.computed
+        polls_before = lab.pollers["press1"].polls
+
+        async def guesser(i: int) -> list[int]:
+            codes = []
+            async with station.client() as anon:
+                for _ in range(10):
+                    got = await anon.post("/api/auth/token",
+                                          json={"username": f"user{i}", "password": "x"})
+                    codes.append(got.status_code)
+            return codes
+
+        results = await asyncio.gather(*(guesser(i) for i in range(20)))
+        codes = [c for r in results for c in r]
+        hashed = accounts.HASHES.computed - hashes_before
+        assert codes.count(401) == 20 and codes.count(429) == 180, sorted(set(codes))
+        assert hashed == 20
+        assert lab.pollers["press1"].polls > polls_before
+        async with station.client() as anon:
+            metrics = (await anon.get("/metrics")).text
+        assert "daq_api_logins_throttled_total 180" in metrics

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
@@ -43,15 +44,16 @@ async def login(body: LoginRequest, request: Request, session: SessionDep) -> To
     note_action(request, "auth.login", target=body.username)
     throttle = login_throttle(request)
     keys = login_keys(body.username, request.client.host if request.client else None)
-    wait = throttle.retry_after(keys)
+    wait = throttle.admit(keys)
     if wait > 0:  # checked before any hashing: guessing costs the guesser, not the station
+        await asyncio.sleep(min(wait, throttle.tarpit_s))
+        wait = max(0.0, wait - min(wait, throttle.tarpit_s))
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             detail=f"too many wrong logins; try again in {retry_after_header(wait)} s",
             headers={"Retry-After": retry_after_header(wait)})
     principal = await accounts.authenticate(session, body.username, body.password)
     if principal is None:
-        throttle.failed(keys)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong user name or password")
     throttle.succeeded(keys)
     token, expires = await accounts.issue_token(session, principal.name)
