@@ -17,10 +17,12 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from daq.api.audit import note_detail
+from daq.storage.errors import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,19 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             content={"detail": exc.detail},
             headers=headers,
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def on_database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # The database is down, locked or read-only for a while: the station keeps
+        # running and says so; the caller may try again.
+        if not is_transient(exc):
+            return await on_unexpected(request, exc)
+        reason = str(exc.orig if exc.orig is not None else exc).splitlines()[0]
+        note_detail(request, message=f"database unavailable: {reason}")
+        return JSONResponse(
+            status_code=503, headers={"Retry-After": "5"},
+            content={"detail": f"database unavailable ({reason}); try again shortly"},
         )
 
     @app.exception_handler(Exception)

@@ -77,5 +77,9 @@ def is_transient(exc: BaseException) -> bool:
     text = f"{type(exc).__name__} {exc}".lower()
     return any(
         word in text
-        for word in ("connection", "shutdown", "cannotconnectnow", "locked", "busy", "deadlock")
+        for word in ("connection", "shutdown", "cannotconnectnow", "locked", "busy", "deadlock",
+                     # SQLite file read-only, full or failing for a while: the connection
+                     # is recycled (see database.py) and the write tried again.
+                     "readonly database", "disk i/o error", "database or disk is full",
+                     "unable to open database file")
     )
