@@ -169,6 +169,7 @@ class Lab:
             log.warning("run %s (%s) was live when the service stopped: now INTERRUPTED, "
                         "%d readings stored", run.run_id, run.kind, run.readings_stored)
         self.writer = ReadingWriter.from_settings(engine, self.bus, s)
+        self.writer.run_rows_lock = self.db_recorder.run_rows_lock
         self.writer.start()
         self._on_exit("reading writer", self.writer.stop)
         if address.embedded:

@@ -163,3 +163,53 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         where = Path(str(item.path)).relative_to(root).as_posix()
         if where.startswith(TIMING_SENSITIVE):
             item.add_marker(pytest.mark.timing)
+
+
+#: Real seconds before pytest-timeout's limit at which a test still running has the stacks
+#: of its asyncio tasks printed: the thread dump pytest-timeout makes shows only the loop
+#: waiting in select(), not which await never ended.
+TASK_DUMP_BEFORE_TIMEOUT_S = 60.0
+
+
+def _dump_asyncio_tasks(nodeid: str) -> None:
+    """Print every task of every running event loop with its stack (diagnosis of a hang)."""
+    import gc
+    import sys
+    import traceback
+
+    loops = [o for o in gc.get_objects()
+             if isinstance(o, asyncio.AbstractEventLoop) and o.is_running()]
+    print(f"\n+++ {nodeid} is still running: asyncio tasks of {len(loops)} running loop(s)",
+          file=sys.stderr)
+    for loop in loops:
+        try:
+            tasks = list(asyncio.all_tasks(loop))
+        except RuntimeError:  # the set changed under us; one more try
+            tasks = list(asyncio.all_tasks(loop))
+        for task in tasks:
+            print(f"--- {task.get_name()}: {task.get_coro()!r}", file=sys.stderr)
+            for frame in task.get_stack():
+                print("".join(traceback.format_stack(frame, limit=1)).rstrip(), file=sys.stderr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None
+                            ) -> Iterator[None]:
+    """Set-up, call and tear-down of one test, with the task dump armed."""
+    import threading
+
+    limit = float(item.config.getini("timeout") or 0)
+    marker = item.get_closest_marker("timeout")
+    if marker is not None and marker.args:
+        limit = float(marker.args[0])
+    timer = None
+    if limit > TASK_DUMP_BEFORE_TIMEOUT_S:
+        timer = threading.Timer(limit - TASK_DUMP_BEFORE_TIMEOUT_S, _dump_asyncio_tasks,
+                                args=(item.nodeid,))
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
