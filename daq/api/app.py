@@ -32,8 +32,8 @@ from daq.api.routers import (
     stream,
     system,
 )
+from daq.api.schemas import declare_recipe_windows
 from daq.api.stream import StreamHub
-from daq.recipes import WINDOWS
 from daq.station.interface import Station
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -58,23 +58,11 @@ def install_recipe_windows_in_schema(app: FastAPI) -> None:
         schema = original()
         components = schema.get("components", {}).get("schemas", {})
         for model in ("PressRecipe", "PressCycleParams"):
-            _declare_windows(components.get(model, {}))
+            declare_recipe_windows(components.get(model, {}))
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _declare_windows(recipe: dict[str, Any]) -> None:
-    """``minimum``/``maximum`` of each windowed field of one recipe schema."""
-    for name, prop in recipe.get("properties", {}).items():
-        window = WINDOWS.get(name)
-        if window is None:
-            continue
-        for variant in prop.get("anyOf", [prop]):
-            if variant.get("type") in ("number", "integer"):
-                variant["minimum"], variant["maximum"] = window.low, window.high
-        prop["description"] = f"allowed {window.low:g}–{window.high:g} {window.unit}"
 
 
 def create_app(

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from daq.materials import CATALOGUE
-from daq.recipes import PressRecipe
+from daq.recipes import WINDOWS, PressRecipe
 
 
 class LoginRequest(BaseModel):
@@ -357,3 +357,24 @@ class ActiveRunOut(BaseModel):
     started_wall: float
     started_ts: float
     phase: str | None
+
+
+def declare_recipe_windows(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare the recipe windows (:data:`daq.recipes.WINDOWS`) of one recipe schema as
+    ``minimum``/``maximum``, its ``title`` as the window's label and its description as
+    "allowed low–high unit"; ``schema`` is changed in place and returned.
+
+    ``PressRecipe`` checks them in a validator (for its plain-words message), which the
+    generated schema cannot see; clients (the dashboard's forms, schemathesis) should.
+    """
+    for name, prop in schema.get("properties", {}).items():
+        window = WINDOWS.get(name)
+        if window is None:
+            continue
+        for variant in prop.get("anyOf", [prop]):
+            if variant.get("type") in ("number", "integer"):
+                variant["minimum"], variant["maximum"] = window.low, window.high
+        prop["title"] = window.label
+        prop["description"] = f"allowed {window.low:g}–{window.high:g} {window.unit}"
+        prop["x-unit"] = window.unit
+    return schema

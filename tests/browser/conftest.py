@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from playwright.async_api import Page, expect
 
 from daq.api import create_app
 from daq.service import Lab
@@ -79,3 +80,27 @@ async def live(tmp_path: Path) -> AsyncIterator[LiveStation]:
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+async def log_in(browser: Any, live: LiveStation, role: str, width: int = 1280) -> Page:
+    """A new page logged in as ``<role>1`` with the live stream connected."""
+    context = await browser.new_context(
+        accept_downloads=True, viewport={"width": width, "height": 1000}
+    )
+    page: Page = await context.new_page()
+    page.on("console", lambda m: print(f"[browser {m.type}] {m.text}"))
+    page.on("pageerror", lambda e: print(f"[browser pageerror] {e}"))
+    await page.goto(live.base_url + "/")
+    await page.fill("#login-user", f"{role}1")
+    await page.fill("#login-password", live.passwords[role])
+    await page.click("#login-form button[type=submit]")
+    await expect(page.locator("#who-role")).to_have_text(role)
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    return page
+
+
+async def page_width(page: Page) -> tuple[int, int]:
+    """The document's scroll width and the viewport's width, in CSS pixels."""
+    width, viewport = await page.evaluate(
+        "() => [document.documentElement.scrollWidth, window.innerWidth]")
+    return int(width), int(viewport)
