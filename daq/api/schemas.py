@@ -134,6 +134,9 @@ class RunOut(BaseModel):
     sample_id: str | None
     station: str | None
     started_ts: float
+    started_wall: float | None = Field(
+        default=None, description="real epoch seconds of the start (None: stored before it "
+                                  "was kept)")
     ended_ts: float | None
     readings_stored: int | None
     last_reading_ts: float | None
@@ -168,7 +171,7 @@ class Page(BaseModel):
 
 
 class RunList(Page):
-    """A page of runs, newest first."""
+    """A page of runs, newest first by wall-clock start."""
 
     items: list[RunOut]
 

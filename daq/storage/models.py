@@ -112,6 +112,7 @@ class Run(Base):
     sample_id: Mapped[str | None] = mapped_column(String(64), default=None)
     station: Mapped[str | None] = mapped_column(String(64), default=None)
     started_ts: Mapped[float] = mapped_column(Float, index=True)
+    started_wall: Mapped[float | None] = mapped_column(Float, default=None, index=True)
     ended_ts: Mapped[float | None] = mapped_column(Float, default=None)
     readings_stored: Mapped[int] = mapped_column(BigInteger, default=0)
     last_reading_ts: Mapped[float | None] = mapped_column(Float, default=None)

@@ -6,7 +6,6 @@ import { api } from "./api.js";
 import { $, el, fmtTime, KIND_WORDS, download } from "./util.js";
 import { renderRunView } from "./views.js";
 
-const PAGE = 20;
 const STATUSES = ["RUNNING", "DONE", "ABORTED", "FAULTED", "INCOMPLETE", "INTERRUPTED"];
 
 export class RunBrowser {
@@ -16,11 +15,11 @@ export class RunBrowser {
     for (const k of Object.keys(KIND_WORDS)) $("#runs-kind", root).append(el("option", { value: k }, KIND_WORDS[k]));
     for (const s of STATUSES) $("#runs-status", root).append(el("option", { value: s }, s));
     $("#runs-filter", root).addEventListener("submit", (ev) => { ev.preventDefault(); this.offset = 0; this.load(); });
-    for (const id of ["#runs-kind", "#runs-status", "#runs-station"]) {
+    for (const id of ["#runs-kind", "#runs-status", "#runs-station", "#runs-limit"]) {
       $(id, root).addEventListener("change", () => { this.offset = 0; this.load(); });
     }
-    $("#runs-older", root).addEventListener("click", () => { this.offset += PAGE; this.load(); });
-    $("#runs-newer", root).addEventListener("click", () => { this.offset = Math.max(0, this.offset - PAGE); this.load(); });
+    $("#runs-older", root).addEventListener("click", () => { this.offset += this.pageSize(); this.load(); });
+    $("#runs-newer", root).addEventListener("click", () => { this.offset = Math.max(0, this.offset - this.pageSize()); this.load(); });
     $("#detail-close", detailRoot).addEventListener("click", () => { detailRoot.hidden = true; this.detailRunId = null; });
     $("#download-csv", detailRoot).addEventListener("click", () => this.downloadCsv());
     $("#download-json", detailRoot).addEventListener("click", () => this.downloadJson());
@@ -33,8 +32,10 @@ export class RunBrowser {
     sel.value = keep;
   }
 
+  pageSize() { return Number($("#runs-limit", this.root).value) || 20; }
+
   query() {
-    const p = new URLSearchParams({ limit: String(PAGE), offset: String(this.offset) });
+    const p = new URLSearchParams({ limit: String(this.pageSize()), offset: String(this.offset) });
     const put = (key, sel) => { const v = $(sel, this.root).value.trim(); if (v) p.set(key, v); };
     put("kind", "#runs-kind"); put("status", "#runs-status"); put("station", "#runs-station");
     put("sample_id", "#runs-sample"); put("q", "#runs-q");
@@ -42,7 +43,8 @@ export class RunBrowser {
   }
 
   async load() {
-    const page = await api(`/api/runs?${this.query()}`);
+    const query = this.query();
+    const page = await api(`/api/runs?${query}`);
     this.total = page.total;
     const body = $("#runs tbody", this.root);
     body.replaceChildren(...page.items.map((r) => el("tr", {
@@ -53,6 +55,7 @@ export class RunBrowser {
     el("td", { class: `run-status st-${r.status.toLowerCase()}` }, r.status),
     el("td", {}, r.phase || ""), el("td", { title: `simulated ${fmtTime(r.started_ts)}` }, fmtTime(r.started_wall ?? r.started_ts)),
     el("td", {}, r.sample_id || ""), el("td", {}, r.station || ""), el("td", {}, r.operator || ""))));
+    body.dataset.query = query;  // what the rows show (tests wait for it)
     $("#runs-empty", this.root).hidden = page.items.length > 0;
     const last = Math.min(this.offset + page.items.length, page.total);
     $("#runs-count", this.root).textContent = page.total ? `${this.offset + 1}–${last} of ${page.total}` : "";

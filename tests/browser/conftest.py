@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -104,3 +105,29 @@ async def page_width(page: Page) -> tuple[int, int]:
     width, viewport = await page.evaluate(
         "() => [document.documentElement.scrollWidth, window.innerWidth]")
     return int(width), int(viewport)
+
+
+async def download_of_run(page: Page, live: LiveStation, run_id: str, button: str
+                          ) -> tuple[str, str]:
+    """Open ``run_id`` in the run browser, click its download ``button``: (file name,
+    text). The readings are flushed first, so the file holds all that were taken."""
+    await page.click(f"#runs tbody tr[data-run='{run_id}']")
+    await expect(page.locator("#detail-id")).to_have_text(run_id)
+    await live.lab.writer.flush()
+    async with page.expect_download() as info:
+        await page.click(button)
+    download = await info.value
+    text = await asyncio.to_thread(Path(await download.path()).read_text)
+    return download.suggested_filename, text
+
+
+async def stored_readings(live: LiveStation, run_id: str) -> int:
+    """How many readings of ``run_id`` the database holds."""
+    from sqlalchemy import func, select
+
+    from daq.storage.models import ReadingRow
+
+    async with live.lab.sessions() as session:
+        return int(await session.scalar(
+            select(func.count()).select_from(ReadingRow).where(ReadingRow.run_id == run_id))
+            or 0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.api.server import serve
-from tests.browser.conftest import LiveStation, log_in
+from tests.browser.conftest import LiveStation, download_of_run, log_in, stored_readings
 
 pytestmark = pytest.mark.browser
 
@@ -47,24 +46,11 @@ async def test_operator_runs_the_default_cycle_sees_it_live_to_done_and_download
     await page.screenshot(path=str(screenshots / "operator-done.png"), full_page=True)
 
     await page.click("nav.views a[data-view=runs]")
-    await page.click(f"#runs tbody tr[data-run='{run_id}']")
-    await expect(page.locator("#detail-id")).to_have_text(run_id)
-    await live.lab.writer.flush()
-    async with page.expect_download() as info:
-        await page.click("#download-csv")
-    download = await info.value
-    text = await asyncio.to_thread(Path(await download.path()).read_text)
+    filename, text = await download_of_run(page, live, run_id, "#download-csv")
     rows = list(csv.DictReader(io.StringIO(text)))
-    async with live.lab.sessions() as session:
-        from sqlalchemy import func, select
-
-        from daq.storage.models import ReadingRow
-
-        stored = await session.scalar(
-            select(func.count()).select_from(ReadingRow).where(ReadingRow.run_id == run_id)
-        )
+    stored = await stored_readings(live, run_id)
     assert len(rows) == stored and stored > 0
-    assert download.suggested_filename == f"{run_id}.csv"
+    assert filename == f"{run_id}.csv"
     await page.screenshot(path=str(screenshots / "run-detail.png"), full_page=True)
 
 
