@@ -81,7 +81,7 @@ async function enter() {
   await state.runs.load();
   await state.queue.load();
   await resumeActiveRun(health.active_runs || []);
-  mountAreaPanels($("#area-panels"), api).catch(() => {});
+  mountAreaPanels($("#area-panels"), api, openRun).catch(() => {});
   state.stream = new LiveStream(onStreamMessage, onStreamState);
   state.stream.start();
 }
@@ -92,6 +92,7 @@ function removeControls() {
 
 function refreshLists() {
   state.runs.load().catch(() => {});
+  mountAreaPanels($("#area-panels"), api, openRun).catch(() => {});
   state.queue.load().catch(() => {});
   if (state.canOperate) state.catalog.load().catch(() => {});
 }
@@ -152,6 +153,7 @@ function onStreamMessage(msg) {
     state.instruments.set(msg.instrument, inst);
     scheduleInstruments();
     state.press.reading(msg);
+    state.runs.stream(msg);
   } else if (msg.type === "status") {
     const inst = state.instruments.get(msg.instrument) || { name: msg.instrument, values: {} };
     inst.status = msg.state;
@@ -163,6 +165,7 @@ function onStreamMessage(msg) {
       if (data.run_kind === "press_cycle") state.press.follow(msg.run_id, { recipe: data.recipe, ts: msg.ts }).catch(() => {});
       refreshLists();
     } else state.press.applyEvent(msg);
+    state.runs.stream(msg);
     if (msg.kind === "transition") state.runs.update(msg.run_id, null, data.to);
     if (msg.kind === "result") { state.runs.update(msg.run_id, data.status, null); refreshLists(); }
   } else if (msg.type === "alarm") {

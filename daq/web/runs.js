@@ -75,6 +75,7 @@ export class RunBrowser {
     const run = await api(`/api/runs/${encodeURIComponent(runId)}`);
     this.detailRunId = runId;
     const root = this.detailRoot;
+    root.dataset.run = "";
     root.hidden = false;
     root.dataset.kind = run.kind;
     $("#detail-id", root).textContent = runId;
@@ -88,8 +89,19 @@ export class RunBrowser {
       .map(([k, v]) => el("div", { class: "fact" }, el("span", { class: "muted" }, `${k}: `), String(v))));
     $("#detail-events", root).replaceChildren(...run.events.map((e) => el("li", {},
       el("span", { class: "muted" }, `${fmtTime(e.ts)} `), el("b", {}, e.kind), " ", describeEvent(e))));
-    await renderRunView(run, $("#detail-view", root));
+    this.view = await renderRunView(run, $("#detail-view", root));
+    root.dataset.run = runId;  // rendered (tests wait for it)
+    root.dataset.status = run.status;
     root.scrollIntoView?.({ block: "start" });
+  }
+
+  // The stream's messages of the open run: its view follows them; its result re-renders
+  // it from the record.
+  stream(msg) {
+    if (!this.detailRunId || msg.run_id !== this.detailRunId || this.detailRoot.hidden) return;
+    if (msg.type === "reading") this.view?.reading?.(msg);
+    else if (msg.type === "event" && msg.kind === "result") this.show(this.detailRunId).catch(() => {});
+    else if (msg.type === "event") this.view?.event?.(msg);
   }
 
   async downloadCsv() {

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,13 +69,27 @@ async def browser() -> AsyncIterator[Any]:
             await chromium.close()
 
 
-@pytest_asyncio.fixture
-async def live(tmp_path: Path) -> AsyncIterator[LiveStation]:
-    async with Lab(station_settings(tmp_path, scale=600.0)) as lab:
+@asynccontextmanager
+async def live_station(tmp_path: Path, scale: float) -> AsyncIterator[LiveStation]:
+    """A station at ``scale`` served over HTTP, with a user of each role."""
+    async with Lab(station_settings(tmp_path, scale=scale)) as lab:
         tokens, passwords = await add_users(lab)
         app = create_app(lab)
         async with serve(app) as base:
             yield LiveStation(lab, app, base, passwords, tokens)
+
+
+@pytest_asyncio.fixture
+async def live(tmp_path: Path) -> AsyncIterator[LiveStation]:
+    async with live_station(tmp_path, 600.0) as station:
+        yield station
+
+
+@pytest_asyncio.fixture
+async def live60(tmp_path: Path) -> AsyncIterator[LiveStation]:
+    """A station at 60×: a 5-minute dwell takes 5 s, long enough to watch it count."""
+    async with live_station(tmp_path, 60.0) as station:
+        yield station
 
 
 @pytest.fixture
@@ -131,3 +146,16 @@ async def stored_readings(live: LiveStation, run_id: str) -> int:
         return int(await session.scalar(
             select(func.count()).select_from(ReadingRow).where(ReadingRow.run_id == run_id))
             or 0)
+
+
+async def register(live: LiveStation, lot: str, material: str, specimens: list[str]) -> None:
+    """Register a lot and its specimens through the API (as an operator)."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {live.tokens['operator']}"}
+    async with httpx.AsyncClient(base_url=live.base_url, headers=headers) as client:
+        resp = await client.post("/api/samples", json={"id": lot, "material_key": material})
+        assert resp.status_code == 201, resp.text
+        for sid in specimens:
+            resp = await client.post("/api/specimens", json={"id": sid, "sample_id": lot})
+            assert resp.status_code == 201, resp.text
