@@ -21,6 +21,7 @@ from daq.api.audit import AuditCounters, AuditMiddleware
 from daq.api.errors import install_error_handlers
 from daq.api.extensions import include_area_routers
 from daq.api.routers import (
+    alarms,
     auth,
     engine,
     instruments,
@@ -94,8 +95,8 @@ def create_app(
     app.state.audit_counters = counters
     app.add_middleware(AuditMiddleware, sessions=sessions, clock=station.clock, counters=counters)
     install_error_handlers(app)
-    for module in (system, auth, instruments, recipes, press, engine, runs, queue, samples,
-                   stream):
+    for module in (system, auth, instruments, alarms, recipes, press, engine, runs, queue,
+                   samples, stream):
         app.include_router(module.router)
     include_area_routers(app)
     install_recipe_windows_in_schema(app)

@@ -207,6 +207,55 @@ class InstrumentOut(BaseModel):
     last_seen_ts: float | None = None
     run_id: str | None = None
     values: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    state: str = Field(default="offline", description=(
+        "what the instrument is in truth: online, offline, fault, safe (latched until a "
+        "reset), tripped (e-stop), door open, interlock open"))
+    cause: str | None = Field(default=None, description="why, when not online")
+    resettable: bool = Field(default=False, description="a latched press an operator may "
+                             "reset (POST /api/instruments/{name}/reset)")
+
+
+class ResetOut(BaseModel):
+    """The press after a reset: its state, door and alarms, and the alarms cleared."""
+
+    name: str
+    state: str
+    door: str
+    alarms: list[str]
+    cleared_alarms: list[int]
+
+
+class AlarmOut(BaseModel):
+    """An alarm and its ISA-18.2 state (UNACK, ACKED, RTN_UNACK, NORMAL, SHELVED)."""
+
+    id: int
+    ts: float
+    source: str
+    severity: str
+    message: str
+    run_id: str | None
+    station: str | None
+    data: dict[str, Any]
+    state: str
+    active: bool
+    latching: bool
+    cleared_ts: float | None
+    cleared_by: str | None
+    acked_ts: float | None
+    acked_by: str | None
+    shelved_until_wall: float | None
+    shelved_by: str | None
+    shelve_reason: str | None
+
+
+class ShelveIn(BaseModel):
+    """Shelve an alarm: why, and for how long (real minutes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=500, description="why it is set aside")
+    minutes: float = Field(gt=0.0, le=7 * 24 * 60, description="how long, real minutes "
+                           "(at most a week)")
 
 
 class SampleOut(BaseModel):

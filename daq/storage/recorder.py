@@ -196,6 +196,7 @@ class DbRecorder:
                     message=alarm.message,
                     run_id=alarm.run_id,
                     data=data,
+                    station=self.station,
                 )
             )
             body = {

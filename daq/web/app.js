@@ -3,17 +3,18 @@
 // Plain ES modules, no build.
 
 import { api, auth, login, logout, ApiError, LiveStream } from "./api.js";
+import { AlarmPanel } from "./alarms.js";
 import { mountAreaPanels } from "./areas.js";
 import { Catalog } from "./forms.js";
 import { PressLive } from "./press.js";
 import { QueuePanel } from "./queue.js";
 import { RunBrowser } from "./runs.js";
 import { mountRegistration, mountWorkForms } from "./work.js";
-import { $, $$, el, fmtTime, fmtValue } from "./util.js";
+import { $, $$, el, fmtValue } from "./util.js";
 
 const state = {
   me: null, canOperate: false, instruments: new Map(), stream: null, health: null,
-  catalog: new Catalog(), press: null, queue: null, runs: null,
+  catalog: new Catalog(), press: null, queue: null, runs: null, alarms: null,
 };
 
 // ---------------------------------------------------------------- login / session
@@ -63,6 +64,10 @@ async function enter() {
   state.press = new PressLive($("#press-panel"), { onEnded: onRunEnded });
   state.runs = new RunBrowser($("#runs-panel"), $("#run-detail"));
   state.queue = new QueuePanel($("#queue-panel"), { canOperate: state.canOperate, onOpenRun: openRun });
+  state.alarms = new AlarmPanel($("#alarms-panel"), $("#alarms"), {
+    canOperate: state.canOperate, onChanged: () => loadInstruments().catch(() => {}) });
+  $("#reset-no").addEventListener("click", () => $("#confirm-reset").close());
+  $("#reset-yes").addEventListener("click", onResetConfirmed);
   if (state.canOperate) {
     await state.catalog.load();
     await mountWorkForms($("#work-forms"), state.catalog, {
@@ -78,6 +83,7 @@ async function enter() {
   removeControls();
   showView();
   await loadInstruments();
+  await state.alarms.load();
   await state.runs.load();
   await state.queue.load();
   await resumeActiveRun(health.active_runs || []);
@@ -111,7 +117,11 @@ function onStreamState(s, detail) {
   const banner = $("#conn-banner");
   banner.hidden = !(s === "reconnecting" || (s === "closed" && detail));
   banner.textContent = detail;
-  if (s === "live") { loadInstruments().catch(() => {}); state.press.refresh().catch(() => {}); }
+  if (s === "live") {
+    loadInstruments().catch(() => {});
+    state.alarms.load().catch(() => {});
+    state.press.refresh().catch(() => {});
+  }
 }
 
 // ---------------------------------------------------------------- instruments
@@ -129,13 +139,42 @@ function renderInstruments() {
     const values = Object.entries(inst.values || {})
       .map(([ch, { v, unit }]) => (unit === "bool" ? `${ch.replace(/_/g, " ")}: ${Number(v) ? "yes" : "no"}`
         : `${ch.replace(/_/g, " ")} ${fmtValue(v, unit)}`)).join(" · ");
-    body.append(el("tr", { "data-instrument": inst.name, "data-status": inst.status },
+    const truth = inst.state || inst.status;
+    const reset = state.canOperate && inst.resettable && (!inst.station || inst.station === state.health.station)
+      ? el("button", { type: "button", class: "small danger", "data-action": "reset", onclick: () => askReset(inst) }, "Reset…") : "";
+    body.append(el("tr", { "data-instrument": inst.name, "data-status": inst.status, "data-state": truth },
       el("td", {}, inst.name, inst.station && inst.station !== state.health.station ? el("div", { class: "muted" }, inst.station) : ""),
-      el("td", { class: `status status-${inst.status}` }, inst.status),
+      el("td", { class: `status state-${truth.replace(/ /g, "-")}` }, truth, inst.cause ? el("div", { class: "cause wrap" }, inst.cause) : ""),
       el("td", {}, inst.run_id || ""),
       el("td", { class: "values wrap" }, values),
-      el("td", {})));
+      el("td", { class: "row-actions" }, reset)));
   }
+}
+
+function askReset(inst) {
+  $("#reset-name").textContent = inst.name;
+  $("#reset-cause").textContent = inst.cause || "";
+  $("#confirm-reset").dataset.instrument = inst.name;
+  $("#confirm-reset").showModal();
+}
+
+async function onResetConfirmed() {
+  const dialog = $("#confirm-reset");
+  dialog.close();
+  const name = dialog.dataset.instrument;
+  const box = $("#instruments-error");
+  box.textContent = "";
+  box.classList.remove("ok");
+  try {
+    const out = await api(`/api/instruments/${encodeURIComponent(name)}/reset`, { method: "POST" });
+    box.textContent = `${name} reset: ${out.state}, door ${out.door}` +
+      (out.cleared_alarms.length ? `; ${out.cleared_alarms.length} alarm(s) cleared` : "");
+    box.classList.add("ok");
+  } catch (err) {
+    box.textContent = err instanceof ApiError ? `Reset refused: ${err.message}` : String(err);
+  }
+  await loadInstruments();
+  await state.alarms.load();
 }
 
 // ---------------------------------------------------------------- the live run
@@ -157,8 +196,11 @@ function onStreamMessage(msg) {
   } else if (msg.type === "status") {
     const inst = state.instruments.get(msg.instrument) || { name: msg.instrument, values: {} };
     inst.status = msg.state;
+    inst.state = msg.state;
+    inst.cause = msg.detail || null;
     state.instruments.set(msg.instrument, inst);
     scheduleInstruments();
+    loadInstruments().catch(() => {});
   } else if (msg.type === "event") {
     const data = msg.data || {};
     if (msg.kind === "note" && data.event === "started") {
@@ -167,9 +209,13 @@ function onStreamMessage(msg) {
     } else state.press.applyEvent(msg);
     state.runs.stream(msg);
     if (msg.kind === "transition") state.runs.update(msg.run_id, null, data.to);
-    if (msg.kind === "result") { state.runs.update(msg.run_id, data.status, null); refreshLists(); }
+    if (msg.kind === "result") {
+      state.runs.update(msg.run_id, data.status, null);
+      refreshLists();
+      loadInstruments().catch(() => {});
+    }
   } else if (msg.type === "alarm") {
-    showAlarm(msg);
+    onAlarm();
   }
 }
 
@@ -180,14 +226,11 @@ function scheduleInstruments() {
   setTimeout(() => { instrumentsPending = false; renderInstruments(); }, 250);
 }
 
-function showAlarm(alarm) {
-  const box = $("#alarms");
-  const row = el("div", { class: "alarm", "data-severity": alarm.severity },
-    el("b", {}, alarm.severity.toUpperCase()), el("span", { class: "wrap" }, `${fmtTime(alarm.ts)} ${alarm.source}: ${alarm.message}`),
-    el("button", { class: "link", onclick: () => { row.remove(); box.hidden = !box.children.length; } }, "dismiss"));
-  box.prepend(row);
-  while (box.children.length > 5) box.lastChild.remove();
-  box.hidden = false;
+// A new alarm: the list and the banner from the record (it is stored before it is
+// streamed), and the instruments, whose state it may explain.
+function onAlarm() {
+  state.alarms.load().catch(() => {});
+  loadInstruments().catch(() => {});
 }
 
 start();
