@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -29,7 +30,7 @@ from daq.messages import InstrumentState, InstrumentStatus, Reading, Value
 from drivers.errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
 
 if TYPE_CHECKING:
-    from drivers.lamination_press import LaminationPress, PressReading
+    from drivers.lamination_press import LaminationPress, PressReading, PressState
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,20 @@ def press_values(reading: PressReading) -> dict[str, Value]:
     }
 
 
+#: The state each press reported in its latest poll (not a reading channel: a state is
+#: not a measurement). SAFE and ESTOP latch until a reset, which the dashboard shows.
+_PRESS_STATES: weakref.WeakKeyDictionary[LaminationPress, PressState] = (
+    weakref.WeakKeyDictionary())
+
+
 async def poll_press(press: LaminationPress) -> dict[str, Value]:
-    """One ``MEAS:ALL?`` of the press as reading channels (use as a poller's ``poll``)."""
-    return press_values(await press.measure_all())
+    """One ``MEAS:ALL?`` of the press as reading channels (use as a poller's ``poll``);
+    the press's own state is kept for :func:`polled_press_state`."""
+    reading = await press.measure_all()
+    _PRESS_STATES[press] = reading.state
+    return press_values(reading)
+
+
+def polled_press_state(press: LaminationPress) -> PressState | None:
+    """The state ``press`` reported in its latest poll (``None`` before the first)."""
+    return _PRESS_STATES.get(press)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,6 +36,9 @@ class RunInfo:
     recipe: dict[str, Any] = field(default_factory=dict)
     operator: str | None = None
     sample_id: str | None = None
+    #: Real epoch seconds of the start: runs are listed newest first by it, since
+    #: simulated time jumps (a campaign is stamped weeks ahead).
+    started_wall: float = field(default_factory=time.time)
 
 
 class Recorder(Protocol):
@@ -100,13 +104,14 @@ def run_info_body(run: RunInfo) -> dict[str, Any]:
     """A :class:`RunInfo` as a JSON-ready dict."""
     return {"run_id": run.run_id, "kind": run.kind, "instrument": run.instrument,
             "started_ts": run.started_ts, "recipe": run.recipe, "operator": run.operator,
-            "sample_id": run.sample_id}
+            "sample_id": run.sample_id, "started_wall": run.started_wall}
 
 
 def run_info_of(body: dict[str, Any]) -> RunInfo:
     """The :class:`RunInfo` of :func:`run_info_body`'s dict."""
     return RunInfo(body["run_id"], body["kind"], body["instrument"], float(body["started_ts"]),
-                   dict(body.get("recipe") or {}), body.get("operator"), body.get("sample_id"))
+                   dict(body.get("recipe") or {}), body.get("operator"), body.get("sample_id"),
+                   float(body.get("started_wall") or time.time()))
 
 
 def event_body(event: RunEvent) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from daq.api.errors import install_error_handlers
 from daq.api.extensions import include_area_routers
 from daq.api.guard import BodyGuard
 from daq.api.routers import (
+    alarms,
     auth,
     engine,
     instruments,
@@ -33,9 +34,9 @@ from daq.api.routers import (
     stream,
     system,
 )
+from daq.api.schemas import declare_recipe_windows
 from daq.api.stream import StreamHub
 from daq.api.throttle import LoginThrottle
-from daq.recipes import WINDOWS
 from daq.station.interface import Station
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -60,23 +61,11 @@ def install_recipe_windows_in_schema(app: FastAPI) -> None:
         schema = original()
         components = schema.get("components", {}).get("schemas", {})
         for model in ("PressRecipe", "PressCycleParams"):
-            _declare_windows(components.get(model, {}))
+            declare_recipe_windows(components.get(model, {}))
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _declare_windows(recipe: dict[str, Any]) -> None:
-    """``minimum``/``maximum`` of each windowed field of one recipe schema."""
-    for name, prop in recipe.get("properties", {}).items():
-        window = WINDOWS.get(name)
-        if window is None:
-            continue
-        for variant in prop.get("anyOf", [prop]):
-            if variant.get("type") in ("number", "integer"):
-                variant["minimum"], variant["maximum"] = window.low, window.high
-        prop["description"] = f"allowed {window.low:g}–{window.high:g} {window.unit}"
 
 
 def create_app(
@@ -111,8 +100,8 @@ def create_app(
     app.add_middleware(BodyGuard)
     app.add_middleware(AuditMiddleware, sessions=sessions, clock=station.clock, counters=counters)
     install_error_handlers(app)
-    for module in (system, auth, instruments, recipes, press, engine, runs, queue, samples,
-                   stream):
+    for module in (system, auth, instruments, alarms, recipes, press, engine, runs, queue,
+                   samples, stream):
         app.include_router(module.router)
     include_area_routers(app)
     install_recipe_windows_in_schema(app)

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from daq.materials import CATALOGUE
-from daq.recipes import PressRecipe
+from daq.recipes import WINDOWS, PressRecipe
 
 
 class LoginRequest(BaseModel):
@@ -134,6 +134,9 @@ class RunOut(BaseModel):
     sample_id: str | None
     station: str | None
     started_ts: float
+    started_wall: float | None = Field(
+        default=None, description="real epoch seconds of the start (None: stored before it "
+                                  "was kept)")
     ended_ts: float | None
     readings_stored: int | None
     last_reading_ts: float | None
@@ -168,7 +171,7 @@ class Page(BaseModel):
 
 
 class RunList(Page):
-    """A page of runs, newest first."""
+    """A page of runs, newest first by wall-clock start."""
 
     items: list[RunOut]
 
@@ -204,6 +207,55 @@ class InstrumentOut(BaseModel):
     last_seen_ts: float | None = None
     run_id: str | None = None
     values: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    state: str = Field(default="offline", description=(
+        "what the instrument is in truth: online, offline, fault, safe (latched until a "
+        "reset), tripped (e-stop), door open, interlock open"))
+    cause: str | None = Field(default=None, description="why, when not online")
+    resettable: bool = Field(default=False, description="a latched press an operator may "
+                             "reset (POST /api/instruments/{name}/reset)")
+
+
+class ResetOut(BaseModel):
+    """The press after a reset: its state, door and alarms, and the alarms cleared."""
+
+    name: str
+    state: str
+    door: str
+    alarms: list[str]
+    cleared_alarms: list[int]
+
+
+class AlarmOut(BaseModel):
+    """An alarm and its ISA-18.2 state (UNACK, ACKED, RTN_UNACK, NORMAL, SHELVED)."""
+
+    id: int
+    ts: float
+    source: str
+    severity: str
+    message: str
+    run_id: str | None
+    station: str | None
+    data: dict[str, Any]
+    state: str
+    active: bool
+    latching: bool
+    cleared_ts: float | None
+    cleared_by: str | None
+    acked_ts: float | None
+    acked_by: str | None
+    shelved_until_wall: float | None
+    shelved_by: str | None
+    shelve_reason: str | None
+
+
+class ShelveIn(BaseModel):
+    """Shelve an alarm: why, and for how long (real minutes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=500, description="why it is set aside")
+    minutes: float = Field(gt=0.0, le=7 * 24 * 60, description="how long, real minutes "
+                           "(at most a week)")
 
 
 class SampleOut(BaseModel):
@@ -359,3 +411,24 @@ class ActiveRunOut(BaseModel):
     started_wall: float
     started_ts: float
     phase: str | None
+
+
+def declare_recipe_windows(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare the recipe windows (:data:`daq.recipes.WINDOWS`) of one recipe schema as
+    ``minimum``/``maximum``, its ``title`` as the window's label and its description as
+    "allowed low–high unit"; ``schema`` is changed in place and returned.
+
+    ``PressRecipe`` checks them in a validator (for its plain-words message), which the
+    generated schema cannot see; clients (the dashboard's forms, schemathesis) should.
+    """
+    for name, prop in schema.get("properties", {}).items():
+        window = WINDOWS.get(name)
+        if window is None:
+            continue
+        for variant in prop.get("anyOf", [prop]):
+            if variant.get("type") in ("number", "integer"):
+                variant["minimum"], variant["maximum"] = window.low, window.high
+        prop["title"] = window.label
+        prop["description"] = f"allowed {window.low:g}–{window.high:g} {window.unit}"
+        prop["x-unit"] = window.unit
+    return schema

@@ -112,6 +112,7 @@ class Run(Base):
     sample_id: Mapped[str | None] = mapped_column(String(64), default=None)
     station: Mapped[str | None] = mapped_column(String(64), default=None)
     started_ts: Mapped[float] = mapped_column(Float, index=True)
+    started_wall: Mapped[float | None] = mapped_column(Float, default=None, index=True)
     ended_ts: Mapped[float | None] = mapped_column(Float, default=None)
     readings_stored: Mapped[int] = mapped_column(BigInteger, default=0)
     last_reading_ts: Mapped[float | None] = mapped_column(Float, default=None)
@@ -163,7 +164,10 @@ class MqttOutbox(Base):
 
 
 class AlarmRow(Base):
-    """An alarm raised by an instrument, interlock or procedure (for the API and history)."""
+    """An alarm raised by an instrument, interlock or procedure, and where it stands in
+    ISA-18.2 terms (:mod:`daq.station.alarms`): cleared, acknowledged, shelved, by whom.
+    ``ts``/``cleared_ts``/``acked_ts`` are simulated time; ``shelved_until_wall`` is real
+    time (an operator shelves for a time they live through)."""
 
     __tablename__ = "alarms"
 
@@ -174,6 +178,14 @@ class AlarmRow(Base):
     message: Mapped[str] = mapped_column(Text)
     run_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    station: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    cleared_ts: Mapped[float | None] = mapped_column(Float, default=None)
+    cleared_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    acked_ts: Mapped[float | None] = mapped_column(Float, default=None)
+    acked_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    shelved_until_wall: Mapped[float | None] = mapped_column(Float, default=None)
+    shelved_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    shelve_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class JournalApplied(Base):

@@ -154,6 +154,7 @@ class DbRecorder:
                     sample_id=run.sample_id,
                     station=self.station,
                     started_ts=run.started_ts,
+                    started_wall=run.started_wall,
                     readings_stored=int(stored or 0),
                     last_reading_ts=last_ts,
                 )
@@ -202,6 +203,7 @@ class DbRecorder:
                     message=alarm.message,
                     run_id=alarm.run_id,
                     data=data,
+                    station=self.station,
                 )
             )
             body = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from pathlib import Path
@@ -12,25 +11,9 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.api.server import serve
-from tests.browser.conftest import LiveStation
+from tests.browser.conftest import LiveStation, download_of_run, log_in, stored_readings
 
 pytestmark = pytest.mark.browser
-
-
-async def log_in(browser: Any, live: LiveStation, role: str) -> Page:
-    context = await browser.new_context(
-        accept_downloads=True, viewport={"width": 1280, "height": 1000}
-    )
-    page: Page = await context.new_page()
-    page.on("console", lambda m: print(f"[browser {m.type}] {m.text}"))
-    page.on("pageerror", lambda e: print(f"[browser pageerror] {e}"))
-    await page.goto(live.base_url + "/")
-    await page.fill("#login-user", f"{role}1")
-    await page.fill("#login-password", live.passwords[role])
-    await page.click("#login-form button[type=submit]")
-    await expect(page.locator("#who-role")).to_have_text(role)
-    await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
-    return page
 
 
 async def points(page: Page) -> int:
@@ -43,9 +26,9 @@ async def test_operator_runs_the_default_cycle_sees_it_live_to_done_and_download
     page = await log_in(browser, live, "operator")
     await expect(
         page.locator("#instruments tbody tr[data-instrument=press1] td.values")
-    ).to_contain_text("temp_top")
-    await expect(page.locator("#f-temperature_c")).to_have_value("200")
-    await page.click("#start-cycle")
+    ).to_contain_text("temp top")
+    await expect(page.locator("#f-press_cycle-temperature_c")).to_have_value("200")
+    await page.click("#start-press_cycle")
     await expect(page.locator("#live-status")).to_have_text("RUNNING")
     run_id = (await page.text_content("#live-run")) or ""
     assert run_id.startswith("press-")
@@ -62,24 +45,12 @@ async def test_operator_runs_the_default_cycle_sees_it_live_to_done_and_download
     assert float(dwell.split("/")[0]) >= 20.0, dwell
     await page.screenshot(path=str(screenshots / "operator-done.png"), full_page=True)
 
-    await page.click(f"#runs tbody tr[data-run='{run_id}']")
-    await expect(page.locator("#detail-id")).to_have_text(run_id)
-    await live.lab.writer.flush()
-    async with page.expect_download() as info:
-        await page.click("#download-csv")
-    download = await info.value
-    text = await asyncio.to_thread(Path(await download.path()).read_text)
+    await page.click("nav.views a[data-view=runs]")
+    filename, text = await download_of_run(page, live, run_id, "#download-csv")
     rows = list(csv.DictReader(io.StringIO(text)))
-    async with live.lab.sessions() as session:
-        from sqlalchemy import func, select
-
-        from daq.storage.models import ReadingRow
-
-        stored = await session.scalar(
-            select(func.count()).select_from(ReadingRow).where(ReadingRow.run_id == run_id)
-        )
+    stored = await stored_readings(live, run_id)
     assert len(rows) == stored and stored > 0
-    assert download.suggested_filename == f"{run_id}.csv"
+    assert filename == f"{run_id}.csv"
     await page.screenshot(path=str(screenshots / "run-detail.png"), full_page=True)
 
 
@@ -88,7 +59,7 @@ async def test_viewer_sees_no_start_or_abort_button_and_the_api_answers_403(
 ) -> None:
     page = await log_in(browser, live, "viewer")
     await expect(page.locator("#press-panel")).to_be_visible()
-    assert await page.locator("#start-cycle").count() == 0
+    assert await page.locator("#start-press_cycle").count() == 0
     assert await page.locator("#abort-run").count() == 0
     status = await page.evaluate(
         """async () => (await fetch('/api/press/cycles', {method: 'POST',
@@ -105,21 +76,20 @@ async def test_out_of_window_temperature_shows_the_field_error_and_nothing_start
     browser: Any, live: LiveStation, screenshots: Path
 ) -> None:
     page = await log_in(browser, live, "operator")
-    await expect(page.locator("label[for=f-temperature_c] .range")).to_have_text(
+    await expect(page.locator("label[for=f-press_cycle-temperature_c] .range")).to_have_text(
         "allowed 150–200 °C"
     )
     posts: list[str] = []
     page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
-    await page.fill("#f-temperature_c", "250")
-    await page.click("#start-cycle")
-    await expect(page.locator("#err-temperature_c")).to_have_text(
+    await page.fill("#f-press_cycle-temperature_c", "250")
+    await page.click("#start-press_cycle")
+    await expect(page.locator("#err-press_cycle-temperature_c")).to_have_text(
         "temperature 250 °C is outside the allowed window 150–200 °C"
     )
-    await expect(page.locator("#cycle-error")).to_contain_text("Not started")
+    await expect(page.locator("#press_cycle-error")).to_contain_text("Refused")
     await page.screenshot(path=str(screenshots / "out-of-window.png"), full_page=True)
-    # "Not started" is written as the start handler returns without a request, so by now
-    # the page has sent no start (no sleep needed to let one arrive), and nothing runs.
-    assert not [url for url in posts if url.endswith("/api/press/cycles")], posts
+    # The limits live in one place, the station: the start went there and was refused.
+    assert [url for url in posts if url.endswith("/api/runs")], posts
     assert live.lab.active_runs() == []
     press = live.lab.simulators.instruments["press"]
     assert not press.heater_on and not press.pressure_on
@@ -136,8 +106,8 @@ async def test_abort_with_confirmation_takes_the_press_to_its_safe_state(
 ) -> None:
     page = await log_in(browser, live, "operator")
     # A slow ramp (2 °C/min: ~90 simulated minutes of HEAT, ~9 s here) leaves time to abort.
-    await page.fill("#f-ramp_rate_c_per_min", "2")
-    await page.click("#start-cycle")
+    await page.fill("#f-press_cycle-ramp_rate_c_per_min", "2")
+    await page.click("#start-press_cycle")
     await expect(page.locator("#live-phase")).to_have_text("HEAT", timeout=15_000)
     press = live.lab.simulators.instruments["press"]
     assert press.heater_on

@@ -18,7 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from daq.aging.params import AgingRunParams
 from daq.api.audit import audited, note_detail
 from daq.api.deps import Operator, StationDep, Viewer
-from daq.api.schemas import ActiveRunOut, RunKindOut, RunStarted, error_responses
+from daq.api.schemas import (
+    ActiveRunOut,
+    RunKindOut,
+    RunStarted,
+    declare_recipe_windows,
+    error_responses,
+)
 from daq.api.starting import start_run
 from daq.campaign.params import CampaignParams
 from daq.laser.params import LaserRunParams
@@ -96,9 +102,10 @@ async def active(_: Viewer, station: StationDep) -> list[ActiveRunOut]:
 
 @router.get("/kinds", response_model=list[RunKindOut])
 async def kinds(_: Viewer, station: StationDep) -> list[RunKindOut]:
-    """The kinds of run this station starts, with their parameter schemas."""
+    """The kinds of run this station starts, with their parameter schemas (the recipe
+    windows declared as ``minimum``/``maximum``: the dashboard builds its forms from them)."""
     return [
         RunKindOut(kind=k.name, description=k.description, resumable=k.resumable,
-                   params_schema=k.params_model.model_json_schema())
+                   params_schema=declare_recipe_windows(k.params_model.model_json_schema()))
         for k in station.run_engine.kinds.values()
     ]

@@ -1,23 +1,71 @@
-"""Instruments: link state, identity and latest values of each instrument of the station."""
+"""Instruments: link state, identity, latest values and the state each is in truth (a
+press latched SAFE, tripped, a door or interlock open, offline, fault, with the cause);
+an operator resets a latched press (after finding why it tripped), audited."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Mapping
+
+from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy import select
 
-from daq.api.deps import SessionDep, StationDep, Viewer
-from daq.api.schemas import InstrumentOut, error_responses
+from daq.acquisition import poll_press, polled_press_state
+from daq.api.audit import audited, note_action, note_detail
+from daq.api.deps import Operator, SessionDep, StationDep, Viewer
+from daq.api.schemas import InstrumentOut, ResetOut, error_responses
+from daq.station import alarms
 from daq.station.interface import InstrumentView, Station
 from daq.storage.models import Instrument
+from drivers.errors import InstrumentError
+from drivers.lamination_press import LaminationPress, PressState
 
 router = APIRouter(
     prefix="/api/instruments", tags=["instruments"], responses=error_responses(401, 403)
 )
 
 
-def describe_instruments(station: Station, rows: list[Instrument]) -> list[InstrumentOut]:
+#: Interlock channels (true = closed, fine) and what it means when one is not.
+INTERLOCKS = (("door_closed", "door open"), ("enclosure_closed", "enclosure open"),
+              ("key_on", "key switch off"), ("chiller_ok", "chiller not ok"))
+
+
+def driver_kinds(station: Station, rows: list[Instrument]) -> dict[str, str]:
+    """Instrument name → driver kind, of this station's instruments and the stored ones."""
+    kinds = {row.name: row.driver for row in rows}
+    kinds.update({name: inst.driver_name for name, inst in station.instruments.items()})
+    return kinds
+
+
+def _truth(out: InstrumentOut, inst: InstrumentView | None, error: Exception | None,
+           latched_because: str | None) -> tuple[str, str | None, bool]:
+    """(state, cause, resettable) of one instrument of this station."""
+    if out.status == "offline":
+        return "offline", str(error) if error else "not connected", False
+    if out.status == "fault":
+        return "fault", str(error) if error else "the instrument reported a fault", False
+    press_state = (polled_press_state(inst.driver)
+                   if inst is not None and isinstance(inst.driver, LaminationPress) else None)
+    if press_state is PressState.ESTOP:
+        return "tripped", "emergency stop pressed: release it at the press, then reset", True
+    if press_state is PressState.SAFE:
+        return "safe", latched_because or "the press is SAFE (tripped or aborted): find " \
+            "why, then reset it", True
+    values = out.values
+    if values.get("door_open", {}).get("v"):
+        return "door open", "the door is open", False
+    for channel, cause in INTERLOCKS:
+        item = values.get(channel)
+        if item is not None and not item.get("v"):
+            return "interlock open", cause, False
+    return "online", None, False
+
+
+def describe_instruments(station: Station, rows: list[Instrument],
+                         latched: Mapping[str, str] | None = None) -> list[InstrumentOut]:
     """Merge what the database knows (driver, resource, idn) with the live instruments;
-    rows of other stations sharing the database follow, as stored (keyed by station, name)."""
+    rows of other stations sharing the database follow, as stored (keyed by station, name).
+    ``latched``: instrument → the message of the alarm that latched it."""
+    latched = latched or {}
     here = station.settings.station
     known = {row.name: row for row in rows if row.station in (here, "")}
     configured = station.settings.instruments
@@ -48,6 +96,11 @@ def describe_instruments(station: Station, rows: list[Instrument]) -> list[Instr
                 else {},
             )
         )
+        truth = _truth(out[-1], inst, poller.last_error if poller is not None else None,
+                       latched.get(name))
+        out[-1].state, out[-1].cause, out[-1].resettable = truth
+        if truth[0] in ("safe", "tripped"):
+            out[-1].status = "fault"  # design.md "Alarms": latched SAFE is a fault, with why
     for row in sorted(rows, key=lambda r: (r.station, r.name)):
         if row.station in (here, ""):
             continue
@@ -72,4 +125,60 @@ async def list_instruments(
 ) -> list[InstrumentOut]:
     """Every instrument with its status and latest values."""
     rows = list((await session.scalars(select(Instrument))).all())
-    return describe_instruments(station, rows)
+    kinds = driver_kinds(station, rows)
+    latched: dict[str, str] = {}
+    for name, kind in kinds.items():
+        if kind in alarms.LATCHING_DRIVERS and name in station.instruments:
+            views = await alarms.latched_by(session, name, station.settings.station, kinds)
+            if views:
+                latched[name] = views[0].row.message
+    return describe_instruments(station, rows, latched)
+
+
+@router.post("/{name}/reset", response_model=ResetOut, responses=error_responses(404, 409),
+             **audited("instrument.reset"))
+async def reset_instrument(name: str, request: Request, me: Operator, session: SessionDep,
+                           station: StationDep) -> ResetOut:
+    """Reset a press latched SAFE (operator; do it after finding why it tripped): ``*CLS``
+    once its door is closed and no run holds it, then its state is read back and the
+    alarms that latched it are cleared."""
+    inst = station.instruments.get(name)
+    note_action(request, "instrument.reset", target=name)
+    if inst is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no instrument {name!r} here")
+    press = inst.driver
+    if not isinstance(press, LaminationPress):
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            detail=f"{name} is a {inst.driver_name}: only a press latches")
+    before = polled_press_state(press)
+    note_action(request, "instrument.reset", target=name,
+                from_state=str(before) if before else None)
+    holder = station.run_engine.holder_of(name)
+    if holder is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            detail=f"{name} is held by run {holder.run_id} ({holder.kind}, "
+                                   f"{holder.operator}): abort it first")
+    try:
+        if not await press.door_closed():
+            raise HTTPException(status.HTTP_409_CONFLICT,
+                                detail=f"the door of {name} is open: close it, then reset")
+        await press.clear_status()
+        await poll_press(press)  # the state shown from now on is the one after the reset
+        after = polled_press_state(press)
+        door = "closed" if await press.door_closed() else "open"
+        still = await press.alarms()
+    except InstrumentError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            detail=f"{name} did not answer: {exc}") from None
+    if after in (PressState.SAFE, PressState.ESTOP):
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            detail=f"{name} is still {after} (alarms: {', '.join(still) or 'none'})"
+                                   ": release the emergency stop at the press first")
+    rows = list((await session.scalars(select(Instrument))).all())
+    cleared = await alarms.clear_latched(session, name, station.settings.station, me.name,
+                                         station.clock.now(), driver_kinds(station, rows),
+                                         station.settings.mqtt_prefix)
+    station.publisher.wake_outbox()
+    note_detail(request, state=str(after), cleared_alarms=cleared)
+    return ResetOut(name=name, state=str(after), door=door, alarms=still,
+                    cleared_alarms=cleared)

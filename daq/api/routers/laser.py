@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from daq.api.deps import SessionDep, Viewer
 from daq.api.schemas import error_responses
+from daq.laser import grading
 from daq.storage.laser_models import LaserHoleRow, LaserJobRow
 
 router = APIRouter(prefix="/api/laser", tags=["laser"], responses=error_responses(401, 403, 404))
@@ -56,10 +57,33 @@ class LaserHoleOut(BaseModel):
     grade: str
 
 
+def grade_reasons(job: LaserJobOut) -> list[str]:
+    """Why the job has its grade, in the rule's own terms (:data:`grading.RULE`): each
+    figure against its limit."""
+    if job.grade is None or job.open_share is None:
+        return [f"no grade: the job ended {job.state} before its holes were inspected"]
+    opened = (f"{job.holes_open} of {job.holes_inspected} inspected holes open "
+              f"({job.open_share:.1%}, {'≥' if job.open_share >= grading.MIN_OPEN_SHARE else '<'}"
+              f" {grading.MIN_OPEN_SHARE:.0%})")
+    if job.grade == "X":
+        return [opened]
+    dross = job.dross_share if job.dross_share is not None else 0.0
+    reasons = [opened, f"{job.holes_with_dross} with dross ({dross:.1%}, "
+                       f"{'<' if dross < grading.MAX_DROSS_SHARE else '≥'} "
+                       f"{grading.MAX_DROSS_SHARE:.0%})"]
+    if job.median_taper is not None:
+        sign = "≥" if job.median_taper >= grading.MIN_GOOD_TAPER else "<"
+        reasons.append(f"median taper {job.median_taper:.2f} ({sign} {grading.MIN_GOOD_TAPER})")
+    return reasons
+
+
 class LaserJobDetail(LaserJobOut):
     """A job with its inspected holes, in hole order."""
 
     holes: list[LaserHoleOut]
+    grade_reasons: list[str] = Field(default_factory=list,
+                                     description="why the grade: each figure against its limit")
+    grade_rule: str = grading.RULE
 
 
 @router.get("/jobs", response_model=list[LaserJobOut])
@@ -96,7 +120,10 @@ async def get_job(run_id: str, _: Viewer, session: SessionDep) -> LaserJobDetail
             .order_by(LaserHoleRow.hole_index)
         )
     ).all()
+    out = LaserJobOut.model_validate(job)
     return LaserJobDetail(
-        **LaserJobOut.model_validate(job).model_dump(),
+        **out.model_dump(),
         holes=[LaserHoleOut.model_validate(h) for h in holes],
+        grade_reasons=grade_reasons(out),
+        grade_rule=grading.RULE,
     )

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import undefer
 
 from daq.api.deps import SessionDep, Viewer
 from daq.api.schemas import error_responses
-from daq.storage.peel_models import PeelResultRow, PeelTestRow
+from daq.storage.peel_models import PeelResultRow, PeelTestRow, unpack_curve
 
 router = APIRouter(
     prefix="/api/peel-tests", tags=["peel"], responses=error_responses(401, 403, 404)
@@ -53,6 +54,16 @@ class PeelTestOut(BaseModel):
     ended_ts: float | None
     n_points: int
     peel_strength_n_per_cm: float | None = None
+
+
+class PeelCurveOut(BaseModel):
+    """A peel test's force against travel, as captured (every ``step``-th point)."""
+
+    id: str
+    n_points: int = Field(description="points captured")
+    step: int = Field(description="every step-th point is given")
+    mm: list[float]
+    force_n: list[float]
 
 
 class PeelTestDetail(PeelTestOut):
@@ -113,3 +124,21 @@ async def get_peel_test(test_id: str, _: Viewer, session: SessionDep) -> PeelTes
     base = PeelTestOut.model_validate(test).model_dump()
     base["peel_strength_n_per_cm"] = results[-1].peel_strength_n_per_cm if results else None
     return PeelTestDetail(**base, results=[PeelResultOut.model_validate(r) for r in results])
+
+
+@router.get("/{test_id}/curve", response_model=PeelCurveOut)
+async def get_peel_curve(
+    test_id: str,
+    _: Viewer,
+    session: SessionDep,
+    max_points: Annotated[int, Query(ge=10, le=200_000)] = 5000,
+) -> PeelCurveOut:
+    """The captured curve (travel mm, force N), thinned evenly to at most ``max_points``."""
+    test = await session.get(PeelTestRow, test_id, options=[undefer(PeelTestRow.curve)])
+    if test is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no peel test {test_id!r}")
+    mm, force = unpack_curve(test.curve or b"")
+    step = max(1, -(-len(mm) // max_points))
+    return PeelCurveOut(id=test_id, n_points=len(mm), step=step,
+                        mm=[round(v, 4) for v in mm[::step]],
+                        force_n=[round(v, 4) for v in force[::step]])

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from daq.api.audit import audited, note_action
@@ -45,22 +45,41 @@ async def list_runs(
     session: SessionDep,
     kind: RunKind | None = None,
     status_: Annotated[RunStatus | None, Query(alias="status")] = None,
+    station: Annotated[str | None, Query(max_length=64)] = None,
     sample_id: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=100, description=(
+        "search: a part of the run id, kind, sample, operator, station or reason"))] = None,
+    before: Annotated[float | None, Query(ge=0, le=1e11, description=(
+        "only runs started (wall clock, epoch seconds) before this: the next page after "
+        "a page's last started_wall"))] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> RunList:
-    """Runs, newest first, filtered by kind, status and sample."""
+    """Runs, newest first by wall-clock start (simulated time jumps: a campaign's runs
+    are stamped weeks ahead), filtered by kind, status, station, sample and a search."""
     query = select(Run)
     if kind:
         query = query.where(Run.kind == kind)
     if status_:
         query = query.where(Run.status == status_)
+    if station:
+        query = query.where(Run.station == station)
     if sample_id:
         query = query.where(Run.sample_id == sample_id)
+    if q and q.strip():
+        pattern = "%" + q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace(
+            "_", "\\_") + "%"
+        query = query.where(or_(*(
+            func.lower(func.coalesce(column, "")).like(pattern, escape="\\")
+            for column in (Run.id, Run.kind, Run.sample_id, Run.operator, Run.station,
+                           Run.reason))))
+    if before is not None:
+        query = query.where(Run.started_wall < before)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = (
         await session.scalars(
-            query.order_by(Run.started_ts.desc(), Run.id).limit(limit).offset(offset)
+            query.order_by(Run.started_wall.desc().nulls_last(), Run.started_ts.desc(), Run.id)
+            .limit(limit).offset(offset)
         )
     ).all()
     return RunList(
