@@ -1,8 +1,9 @@
 """Acceptance: a database that is locked (SQLite ``BEGIN EXCLUSIVE``, PostgreSQL ``LOCK
 TABLE … ACCESS EXCLUSIVE``) never delays the press. Locked 15 s mid-dwell, an abort makes
-the press safe within a second; locked 25 s across HEAT→PRESS, the pressure step follows the temperature within one poll; after
-the outage every transition and event of the run is on record, in order, and ``/health``
-said ``degraded`` (naming the database) while it lasted.
+the press safe within a second; locked 25 s across HEAT→PRESS, the pressure step follows
+the temperature within one poll. After the outage every transition and event of the run
+is on record, in order, and ``/health`` said ``degraded`` (naming the database) while it
+lasted.
 
 The press simulator runs in a process of its own; what the press does is read from it
 over its own wire protocol on a link of the test's, never from the station's records.
