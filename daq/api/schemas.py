@@ -109,6 +109,14 @@ class RunStarted(BaseModel):
     status: str = "RUNNING"
 
 
+class AbortIn(BaseModel):
+    """Why a client aborts a run (optional; added to the run's reason)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=200)
+
+
 class AbortOut(BaseModel):
     """The answer to an abort request."""
 

@@ -38,11 +38,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        from drivers.transport.loop import run as run_loop
-    except ImportError:  # pragma: no cover - the loop helper is part of drivers
-        return asyncio.run(coro)
-    return run_loop(coro)
+    from daq.cli.loop import run
+
+    return run(coro)
 
 
 def _settings(config: Path | None, **overrides: Any) -> Settings:
@@ -152,20 +150,14 @@ async def _http_server(lab: Any) -> tuple[Any, socket.socket | None]:
         console.print("  (no API in this build: MQTT and the database only)")
         return None, None
     create_app = importlib.import_module("daq.api.app").create_app
+    serving = importlib.import_module("daq.api.serving")
     s = lab.settings
-    sock = socket.socket(socket.AF_INET6 if ":" in s.http_host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((s.http_host, s.http_port))
+        sock = serving.listening_socket(s.http_host, s.http_port)
     except OSError as exc:
-        sock.close()
         raise RuntimeError(f"cannot serve HTTP on {s.http_host}:{s.http_port}: {exc} "
                            "(choose another with --port)") from None
-    # Listening before the URL is printed: a client that reads it and connects at once
-    # waits in the backlog until uvicorn accepts, instead of being refused.
-    sock.listen(2048)
-    port = sock.getsockname()[1]
-    url = f"http://{s.http_host}:{port}/"
+    url = serving.url_of(sock, s.http_host) + "/"
     try:
         accounts = importlib.import_module("daq.api.accounts")
         password = await accounts.ensure_admin(lab.sessions)
@@ -177,15 +169,7 @@ async def _http_server(lab: Any) -> tuple[Any, socket.socket | None]:
         console.print(f"  dashboard {url}  ({exc})")
     config = uvicorn.Config(create_app(lab), host=s.http_host, port=s.http_port,
                             log_level="warning", lifespan="on")
-    return _QuietServer(config), sock
-
-
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its own signal handling: `daq run` owns SIGINT/SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+    return serving.QuietServer(config), sock
 
 
 # -- daq instruments ----------------------------------------------------------------------
