@@ -78,14 +78,21 @@ def command_settings(settings: Settings) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def local_station(settings: Settings) -> AsyncIterator[LocalStation]:
-    """Run the station of ``settings`` in-process, serving its API, for a ``with`` block.
+async def local_station(settings: Settings, *, background: bool = False
+                        ) -> AsyncIterator[LocalStation]:
+    """Run the station of ``settings`` in-process, serving its API, for a ``with`` block;
+    ``background``: with the background work of ``daq run`` too (front-panel peel capture,
+    aging runs resumed).
 
     Leaving it stops the station as ``daq run`` stops: live runs to their safe state,
     readings flushed. :class:`daq.station.errors.InstrumentClaimed` when another station
     holds one of the instruments (nothing opened)."""
     settings = command_settings(settings)
-    async with Lab(settings) as lab:
+    async with Lab(settings) as lab, contextlib.AsyncExitStack() as extra:
+        if background:
+            from daq.service_background import background_services
+
+            await extra.enter_async_context(background_services(lab))
         user = local_user()
         token = await mint_token(lab.sessions, user)
         sock = listening_socket(settings.http_host, 0)

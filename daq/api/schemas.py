@@ -342,6 +342,8 @@ class SpecimenIn(BaseModel):
     sample_id: str | None = Field(default=None, min_length=1, max_length=64,
                                   description="its sample (needed without a laminate)")
     width_mm: float = Field(default=3.0, ge=0.5, le=25.0, description="strip width, mm")
+    aging_hours: float = Field(default=0.0, ge=0.0, le=100_000.0,
+                               description="hours at 150 °C it has already had (0: as made)")
 
 
 class RunKindOut(BaseModel):

@@ -10,7 +10,6 @@ summary of the stored run. Ctrl-C aborts to the safe state. Exit code 0 only on 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -37,10 +36,11 @@ from daq.cli.through_station import (
     NoView,
     RunView,
     follow_run,
+    instrument_at,
     open_station,
     stored_up_to,
 )
-from daq.client import Refused, Station
+from daq.client import Station
 from daq.config import InstrumentConfig, Settings, load_settings
 from daq.press.params import PressCycleParams
 from daq.recipes import PressRecipe, recipe_from_options
@@ -88,25 +88,11 @@ def fallback_settings(settings: Settings, target: PressTarget,
     return settings.model_copy(update={"instruments": {target.name: press}})
 
 
-def _same_resource(a: str, b: str) -> bool:
-    """One VISA resource however it is spelled (case, board number ``TCPIP0::``)."""
-    def norm(r: str) -> str:
-        return re.sub(r"^(tcpip|asrl|gpib|usb)\d*::", r"\1::", r.strip().lower())
-    return norm(a) == norm(b)
-
-
 async def _station_press(station: Station, target: PressTarget, named: bool) -> str | None:
     """The name the station knows the target press by (``None``: its first press)."""
     if target.resource is None:
         return target.name if named else None
-    presses = [i for i in await station.instruments() if i.driver == DRIVER]
-    for press in presses:
-        if press.resource is not None and _same_resource(press.resource, target.resource):
-            return press.name
-    known = ", ".join(f"{p.name} at {p.resource}" for p in presses) or "none"
-    raise Refused(409, f"the station at {station.url} does not control {target.resource} "
-                  f"(its presses: {known}); a station owns its instruments: name one with "
-                  "--press, or stop that station to drive this press alone")
+    return await instrument_at(station, DRIVER, target.resource, "press")
 
 
 @dataclass
@@ -130,7 +116,8 @@ async def _start(recipe: PressRecipe, params: PressCycleParams, target: PressTar
                  f"{settings.time_scale:g}×")
         header = f"[bold]{recipe.describe()}[/] on {press or 'the press'} ({where})"
         view: RunView = CycleProgress(recipe) if show else NoView()
-        followed = await follow_run(station, "press_cycle", params, view, what="the press",
+        followed = await follow_run(station, lambda: station.start_run("press_cycle", params),
+                                    view, what="the press",
                                     in_process=in_process, header=header if show else None)
         if not in_process and followed.time_scale != settings.time_scale and show:
             err_console.print(f"(the station runs at {followed.time_scale:g}×)")

@@ -12,20 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
-from pydantic import BaseModel
-
 from daq.cli.output import err_console
 from daq.client import (
     NotAuthorized,
+    Refused,
     RunDetail,
+    RunStarted,
     Station,
     StationError,
     StreamMessage,
@@ -89,11 +90,13 @@ def _quiet_station_logs() -> None:
 
 
 @asynccontextmanager
-async def open_station(fallback: Callable[[], Settings]) -> AsyncIterator[tuple[Station, bool]]:
+async def open_station(fallback: Callable[[], Settings], *, background: bool = False
+                       ) -> AsyncIterator[tuple[Station, bool]]:
     """The station to work with, and whether it runs in this process.
 
     ``fallback`` gives the settings of an in-process station, used only if nothing
-    answers at the URL."""
+    answers at the URL; ``background``: that station also captures front-panel peels and
+    resumes aging runs, as ``daq run`` does."""
     url = station_url()
     if await station_answers(url):
         token = load_token(url)
@@ -109,8 +112,35 @@ async def open_station(fallback: Callable[[], Settings]) -> AsyncIterator[tuple[
     _quiet_station_logs()
     from daq.api.local import local_station
 
-    async with local_station(settings) as local, Station(local.url, local.token) as station:
+    async with local_station(settings, background=background) as local, \
+            Station(local.url, local.token) as station:
         yield station, True
+        health = await station.health()
+        if "broker" in health.degraded:
+            err_console.print(
+                "[yellow]warning:[/] the MQTT broker is not reachable "
+                f"({health.degraded['broker']}): what this command recorded waits in the "
+                "outbox, and a station publishes it when it runs", soft_wrap=True)
+
+
+def _same_resource(a: str, b: str) -> bool:
+    """One VISA resource however it is spelled (case, board number ``TCPIP0::``)."""
+    def norm(r: str) -> str:
+        return re.sub(r"^(tcpip|asrl|gpib|usb)\d*::", r"\1::", r.strip().lower())
+    return norm(a) == norm(b)
+
+
+async def instrument_at(station: Station, driver: str, resource: str, what: str) -> str:
+    """The name the station knows the instrument at ``resource`` by; refused (naming the
+    station's instruments of that kind) when the station does not control it."""
+    found = [i for i in await station.instruments() if i.driver == driver]
+    for inst in found:
+        if inst.resource is not None and _same_resource(inst.resource, resource):
+            return inst.name
+    known = ", ".join(f"{i.name} at {i.resource}" for i in found) or "none"
+    raise Refused(409, f"the station at {station.url} does not control {resource} (its "
+                  f"{what}s: {known}); a station owns its instruments: name one of them, or "
+                  f"stop that station to drive this {what} alone")
 
 
 class _Aborter:
@@ -149,9 +179,11 @@ class _Aborter:
             err_console.print(f"[yellow]abort: {exc}[/]", soft_wrap=True)
 
 
-async def follow_run(station: Station, kind: str, params: BaseModel, view: RunView, *,
-                     what: str, in_process: bool, header: str | None = None) -> Followed:
-    """Start a run of ``kind`` and follow it to its end, aborting it on SIGINT/SIGTERM.
+async def follow_run(station: Station, start: Callable[[], Awaitable[RunStarted]],
+                     view: RunView, *, what: str, in_process: bool,
+                     header: str | None = None) -> Followed:
+    """Start a run (``start``, usually ``station.start_run(kind, params)``) and follow it
+    to its end, aborting it on SIGINT/SIGTERM.
 
     ``header`` (a line on stderr) and ``view`` are shown once the station accepted the
     run: a refusal is its one line only."""
@@ -163,7 +195,7 @@ async def follow_run(station: Station, kind: str, params: BaseModel, view: RunVi
         loop.add_signal_handler(sig, aborter.interrupted, sig.name)
     try:
         async with station.stream() as live:
-            started = await station.start_run(kind, params)
+            started = await start()
             aborter.started(started.run_id)
             if header is not None:
                 err_console.print(header, soft_wrap=True)

@@ -30,6 +30,7 @@ from daq.client.errors import (
 from daq.client.models import (
     AbortReply,
     ChannelValue,
+    Health,
     InstrumentInfo,
     RunDetail,
     RunEventRecord,
@@ -52,6 +53,7 @@ __all__ = [
     "DEFAULT_STATION_URL",
     "AbortReply",
     "ChannelValue",
+    "Health",
     "InstrumentInfo",
     "LiveStream",
     "NotAuthorized",

@@ -27,9 +27,15 @@ class Refused(StationError):
     """409/422: the station refused the request before anything moved (an instrument
     busy or held by another owner, a value outside its window, an unknown reference)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, fields: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.status = status
+        #: The fields a 422 names (``params.specimen_id``, ``sample_id``), if any.
+        self.fields = fields
+
+    def about(self, name: str) -> bool:
+        """True if the refusal names field ``name`` (as the last part of its path)."""
+        return any(f == name or f.endswith("." + name) for f in self.fields)
 
 
 class NotFound(StationError):

@@ -34,6 +34,13 @@ class WhoAmI(_Answer):
     role: str
 
 
+class Health(_Answer):
+    """``/health``: ``ok``, or ``degraded`` naming each part that is down or lagging."""
+
+    status: str
+    degraded: dict[str, str] = Field(default_factory=dict)
+
+
 class RunStarted(_Answer):
     """A run the station started: its id and kind."""
 

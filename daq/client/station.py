@@ -21,6 +21,7 @@ from daq.client.credentials import load_token, station_url
 from daq.client.errors import NotAuthorized, NotFound, Refused, StationError, StationUnreachable
 from daq.client.models import (
     AbortReply,
+    Health,
     InstrumentInfo,
     ReadingPage,
     RunDetail,
@@ -50,6 +51,18 @@ async def station_answers(url: str, timeout_s: float = 5.0) -> bool:
     with contextlib.suppress(OSError):
         await writer.wait_closed()
     return True
+
+
+def _fields(response: httpx.Response) -> tuple[str, ...]:
+    """The fields a 422 answer names (``field`` of each error, as the station shapes it)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ()
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if not isinstance(detail, list):
+        return ()
+    return tuple(str(d["field"]) for d in detail if isinstance(d, dict) and "field" in d)
 
 
 def _message(response: httpx.Response) -> str:
@@ -112,7 +125,7 @@ class Station:
         if response.status_code == 404:
             raise NotFound(message)
         if response.status_code in (409, 422):
-            raise Refused(response.status_code, message)
+            raise Refused(response.status_code, message, _fields(response))
         raise StationError(f"station answered {response.status_code}: {message}")
 
     # -- calls ---------------------------------------------------------------------------
@@ -125,6 +138,10 @@ class Station:
         if self._http is not None:
             self._http.headers["Authorization"] = f"Bearer {token.access_token}"
         return token
+
+    async def health(self) -> Health:
+        """The station's health (no token needed)."""
+        return Health.model_validate_json((await self._request("GET", "/health")).content)
 
     async def whoami(self) -> WhoAmI:
         """Who the station thinks we are."""
@@ -178,6 +195,17 @@ class Station:
             for item in page.items:
                 yield item
             offset = page.next_offset
+
+    async def register(self, what: str, body: Mapping[str, JsonValue]) -> bool:
+        """Register a sample, laminate or specimen (``what``: ``samples``, ``laminates``,
+        ``specimens``); False if one with that id is already on record."""
+        try:
+            await self._request("POST", f"/api/{what}", json=dict(body))
+        except Refused as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
 
     async def instruments(self) -> list[InstrumentInfo]:
         """The station's instruments (and, read-only, other stations' sharing its database)."""
