@@ -15,7 +15,7 @@ from types import TracebackType
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, JsonValue
+from pydantic import BaseModel, JsonValue, TypeAdapter
 
 from daq.client.credentials import load_token, station_url
 from daq.client.errors import NotAuthorized, NotFound, Refused, StationError, StationUnreachable
@@ -23,6 +23,7 @@ from daq.client.models import (
     AbortReply,
     Health,
     InstrumentInfo,
+    JsonObject,
     ReadingPage,
     RunDetail,
     RunList,
@@ -206,6 +207,12 @@ class Station:
                 return False
             raise
         return True
+
+    async def aging_status(self, run_id: str) -> JsonObject:
+        """An aging run's hours, pull-outs due and done, excursions (as stored)."""
+        response = await self._request("GET", f"/api/aging-runs/{run_id}/status")
+        body = TypeAdapter(JsonObject).validate_json(response.content)
+        return body
 
     async def instruments(self) -> list[InstrumentInfo]:
         """The station's instruments (and, read-only, other stations' sharing its database)."""

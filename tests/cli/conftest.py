@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -133,3 +134,15 @@ async def logged_in(station: StationProcess) -> dict[str, str]:
     assert f"logged in to {station.url} as {station.operator} (operator)" in " ".join(
         out.split())
     return env
+
+
+async def interrupt(cli: asyncio.subprocess.Process) -> tuple[int, str, str]:
+    """Ctrl-C to a running `daq` command, as an operator presses it; how it ended: exit
+    code, stdout, stderr (no traceback, and no in-process station: it went through the
+    station under test)."""
+    cli.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(cli.communicate(), 60)  # hang guard only
+    assert cli.returncode is not None
+    text = out.decode() + err.decode()
+    assert "in-process" not in text and "Traceback" not in text, text
+    return cli.returncode, out.decode(), err.decode()
