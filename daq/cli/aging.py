@@ -30,10 +30,10 @@ from rich.table import Table
 from daq.aging.params import AgingRunParams
 from daq.aging.store import AgingError, Sessions, record_pullout, status
 from daq.cli.loop import run as run_loop
-from daq.cli.through_station import follow_run, instrument_at, open_station
+from daq.cli.through_station import follow_run, instrument_at, open_station, with_only
 from daq.client import NotFound, Refused, StationError, StreamEvent, StreamMessage
 from daq.clock import SimClock, iso
-from daq.config import InstrumentConfig, Settings, load_settings
+from daq.config import Settings, load_settings
 from daq.messages import RunEvent
 from daq.station.errors import InstrumentClaimed
 
@@ -76,17 +76,9 @@ def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 def fallback_settings(config: Path | None, url: str | None, oven: str | None,
                       resource: str | None) -> Settings:
-    """The settings of this command's own station: only its oven (the simulators, with
-    none configured)."""
-    settings = load_settings(config, database_url=url)
-    if resource:
-        cfg = InstrumentConfig(driver=DRIVER, resource=resource, poll_interval_s=1.0)
-        return settings.model_copy(update={"instruments": {oven or "oven1": cfg}})
-    ovens = {n: c for n, c in settings.instruments.items() if c.driver == DRIVER}
-    if not ovens:
-        return settings.model_copy(update={"instruments": {}})
-    key = oven if oven in ovens else next(iter(ovens))
-    return settings.model_copy(update={"instruments": {key: ovens[key]}})
+    """The settings of this command's own station: only its oven."""
+    return with_only(load_settings(config, database_url=url), DRIVER, oven, resource, "oven1",
+                     poll_interval_s=1.0)
 
 
 class AgingProgress:

@@ -23,9 +23,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from daq.cli.loop import run as run_loop
 from daq.cli.output import operator_errors
-from daq.cli.through_station import follow_run, instrument_at, open_station
+from daq.cli.through_station import follow_run, instrument_at, open_station, with_only
 from daq.client import Refused, RunDetail, RunStarted, Station, StreamEvent, StreamMessage
-from daq.config import InstrumentConfig, Settings, load_settings
+from daq.config import Settings, load_settings
 from daq.laser.grading import RULE
 from daq.laser.params import (
     LaserJobParams,
@@ -44,17 +44,9 @@ DRIVER = "uv_laser"
 
 def fallback_settings(config: Path | None, url: str | None, name: str | None,
                       resource: str | None) -> Settings:
-    """The settings of this command's own station: only its laser (the simulators, with
-    none configured)."""
-    settings = load_settings(config, database_url=url)
-    if resource is not None:
-        cfg = InstrumentConfig(driver=DRIVER, resource=resource, poll_interval_s=0.5)
-        return settings.model_copy(update={"instruments": {name or "laser": cfg}})
-    lasers = {n: c for n, c in settings.instruments.items() if c.driver == DRIVER}
-    if not lasers:
-        return settings.model_copy(update={"instruments": {}})
-    key = name if name in lasers else next(iter(lasers))
-    return settings.model_copy(update={"instruments": {key: lasers[key]}})
+    """The settings of this command's own station: only its laser."""
+    return with_only(load_settings(config, database_url=url), DRIVER, name, resource, "laser",
+                     poll_interval_s=0.5)
 
 
 class DrillProgress:

@@ -25,10 +25,10 @@ from rich.table import Table
 from daq.cli.loop import run as run_loop
 from daq.cli.output import operator_errors
 from daq.cli.peel_view import PeelSummary, Trace, result_table
-from daq.cli.through_station import follow_run, instrument_at, open_station
+from daq.cli.through_station import follow_run, instrument_at, open_station, with_only
 from daq.client import Refused, RunStarted, Station, StreamEvent
 from daq.clock import iso
-from daq.config import InstrumentConfig, Settings, load_settings
+from daq.config import Settings, load_settings
 from daq.materials import material_key_of
 from daq.peel.params import PeelTestParams
 
@@ -62,19 +62,12 @@ def _settings(config: Path | None, url: str | None, time_scale: float | None) ->
 
 
 def fallback_settings(settings: Settings, resource: str | None, name: str | None) -> Settings:
-    """The settings of this command's own station: only its tester (the simulators, with
-    none configured)."""
-    if resource:
-        tester = InstrumentConfig(driver=DRIVER, resource=resource)
-        return settings.model_copy(update={"instruments": {name or "peel1": tester}})
-    testers = {k: v for k, v in settings.instruments.items() if v.driver == DRIVER}
-    if name is not None and settings.instruments and name not in testers:
+    """The settings of this command's own station: only its tester."""
+    testers = [k for k, v in settings.instruments.items() if v.driver == DRIVER]
+    if resource is None and name is not None and settings.instruments and name not in testers:
         fail(f"no peel tester named {name!r} in the configuration "
              f"(peel testers: {', '.join(testers) or 'none'})", 2)
-    if not testers:
-        return settings.model_copy(update={"instruments": {}})
-    key = name or next(iter(testers))
-    return settings.model_copy(update={"instruments": {key: testers[key]}})
+    return with_only(settings, DRIVER, name, resource, "peel1")
 
 
 @dataclass(frozen=True)

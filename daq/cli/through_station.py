@@ -35,7 +35,7 @@ from daq.client import (
     station_answers,
     station_url,
 )
-from daq.config import Settings
+from daq.config import InstrumentConfig, Settings
 
 
 class RunView(Protocol):
@@ -121,6 +121,22 @@ async def open_station(fallback: Callable[[], Settings], *, background: bool = F
                 "[yellow]warning:[/] the MQTT broker is not reachable "
                 f"({health.degraded['broker']}): what this command recorded waits in the "
                 "outbox, and a station publishes it when it runs", soft_wrap=True)
+
+
+def with_only(settings: Settings, driver: str, name: str | None, resource: str | None,
+              default_name: str, **config: float) -> Settings:
+    """``settings`` for a command's own station, with only its instrument of ``driver``:
+    the one at ``resource`` (called ``name`` or ``default_name``; ``config`` such as its
+    poll interval), else the configured one called ``name`` (else the first), else none
+    at all (the station then runs the simulators)."""
+    if resource:
+        cfg = InstrumentConfig.model_validate({"driver": driver, "resource": resource, **config})
+        return settings.model_copy(update={"instruments": {name or default_name: cfg}})
+    mine = {n: c for n, c in settings.instruments.items() if c.driver == driver}
+    if not mine:
+        return settings.model_copy(update={"instruments": {}})
+    key = name if name in mine else next(iter(mine))
+    return settings.model_copy(update={"instruments": {key: mine[key]}})
 
 
 def _same_resource(a: str, b: str) -> bool:
