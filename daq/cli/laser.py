@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import TracebackType
 from typing import Annotated
 
 import typer
@@ -23,7 +22,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from daq.cli.loop import run as run_loop
 from daq.cli.output import operator_errors
-from daq.cli.through_station import follow_run, instrument_at, open_station, with_only
+from daq.cli.through_station import (
+    ProgressView,
+    follow_run,
+    instrument_at,
+    open_station,
+    with_only,
+)
 from daq.client import Refused, RunDetail, RunStarted, Station, StreamEvent, StreamMessage
 from daq.config import Settings, load_settings
 from daq.laser.grading import RULE
@@ -49,29 +54,21 @@ def fallback_settings(config: Path | None, url: str | None, name: str | None,
                      poll_interval_s=0.5)
 
 
-class DrillProgress:
+class DrillProgress(ProgressView):
     """Holes drilled of the job, from its progress events."""
 
     def __init__(self, sample_id: str, n_holes: int, show: bool) -> None:
-        self._progress = Progress(TextColumn(f"drilling {sample_id}"), BarColumn(),
+        super().__init__(Progress(TextColumn(f"drilling {sample_id}"), BarColumn(),
                                   MofNCompleteColumn(), TextColumn("holes"),
-                                  TimeElapsedColumn(), console=_err, disable=not show)
-        self._bar = self._progress.add_task("drill", total=n_holes)
-
-    def __enter__(self) -> DrillProgress:
-        self._progress.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._progress.stop()
+                                  TimeElapsedColumn(), console=_err, disable=not show))
+        self._bar = self.progress.add_task("drill", total=n_holes)
 
     def update(self, message: StreamMessage) -> None:
         """Move the bar on a progress event."""
         if isinstance(message, StreamEvent) and message.kind == "progress":
             done = message.data.get("holes_done")
             if isinstance(done, int):
-                self._progress.update(self._bar, completed=done)
+                self.progress.update(self._bar, completed=done)
 
 
 class Inspection(BaseModel):

@@ -19,7 +19,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, Self
+
+from rich.progress import Progress
 
 from daq.cli.output import err_console
 from daq.client import (
@@ -67,6 +69,25 @@ class NoView:
         """Ignore ``message``."""
 
 
+class ProgressView:
+    """A :class:`RunView` drawn as a rich progress bar: shown from entering to leaving;
+    a kind's view says in ``update`` how a message moves it."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def __enter__(self) -> Self:
+        self.progress.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.progress.stop()
+
+    def update(self, message: StreamMessage) -> None:
+        """Nothing moves a plain bar."""
+
+
 @dataclass
 class Followed:
     """A run followed to its end: its stored record and what the stream showed."""
@@ -79,6 +100,8 @@ class Followed:
     #: Messages the station dropped for this client while it fell behind.
     dropped: int
     in_process: bool
+    #: The signal that made this command abort the run (``SIGINT``, ``SIGTERM``), if any.
+    signal: str | None = None
 
 
 def _quiet_station_logs() -> None:
@@ -90,13 +113,15 @@ def _quiet_station_logs() -> None:
 
 
 @asynccontextmanager
-async def open_station(fallback: Callable[[], Settings], *, background: bool = False
+async def open_station(fallback: Callable[[], Settings], *, background: bool = False,
+                       prepare: Callable[[Settings], Awaitable[Settings]] | None = None,
                        ) -> AsyncIterator[tuple[Station, bool]]:
     """The station to work with, and whether it runs in this process.
 
     ``fallback`` gives the settings of an in-process station, used only if nothing
-    answers at the URL; ``background``: that station also captures front-panel peels and
-    resumes aging runs, as ``daq run`` does."""
+    answers at the URL (``prepare`` adjusts them first, as a campaign sets its clock);
+    ``background``: that station also captures front-panel peels and resumes aging runs,
+    as ``daq run`` does."""
     url = station_url()
     if await station_answers(url):
         token = load_token(url)
@@ -107,6 +132,8 @@ async def open_station(fallback: Callable[[], Settings], *, background: bool = F
             yield station, False
         return
     settings = fallback()
+    if prepare is not None:
+        settings = await prepare(settings)
     err_console.print(f"no station at {url}: running an in-process station for this command",
                       soft_wrap=True, highlight=False)
     _quiet_station_logs()
@@ -229,7 +256,7 @@ async def follow_run(station: Station, start: Callable[[], Awaitable[RunStarted]
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     return Followed(record, time.monotonic() - started_mono, time_scale, last_reading_ts,
-                    dropped, in_process)
+                    dropped, in_process, aborter.signal)
 
 
 async def stored_up_to(station: Station, run_id: str, ts: float | None,

@@ -29,6 +29,7 @@ from daq.client.errors import (
 )
 from daq.client.models import (
     AbortReply,
+    CampaignRecord,
     ChannelValue,
     Health,
     InstrumentInfo,
@@ -52,6 +53,7 @@ from daq.client.stream import LiveStream
 __all__ = [
     "DEFAULT_STATION_URL",
     "AbortReply",
+    "CampaignRecord",
     "ChannelValue",
     "Health",
     "InstrumentInfo",

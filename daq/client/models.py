@@ -124,6 +124,19 @@ class ReadingPage(_Answer):
     items: list[StoredReading]
 
 
+class CampaignRecord(_Answer):
+    """A campaign: status, sessions it took, and its reproduced table (a row per lot)."""
+
+    id: str
+    title: str
+    status: str
+    reason: str | None = None
+    sessions: int
+    started_ts: float
+    ended_ts: float | None = None
+    table: list[JsonObject] = Field(default_factory=list)
+
+
 class ChannelValue(_Answer):
     """One channel's value and unit."""
 

@@ -21,6 +21,7 @@ from daq.client.credentials import load_token, station_url
 from daq.client.errors import NotAuthorized, NotFound, Refused, StationError, StationUnreachable
 from daq.client.models import (
     AbortReply,
+    CampaignRecord,
     Health,
     InstrumentInfo,
     JsonObject,
@@ -213,6 +214,11 @@ class Station:
         response = await self._request("GET", f"/api/aging-runs/{run_id}/status")
         body = TypeAdapter(JsonObject).validate_json(response.content)
         return body
+
+    async def campaign(self, campaign_id: str) -> CampaignRecord:
+        """A campaign and its table (:class:`NotFound` if it was never run here)."""
+        response = await self._request("GET", f"/api/campaigns/{campaign_id}")
+        return CampaignRecord.model_validate_json(response.content)
 
     async def instruments(self) -> list[InstrumentInfo]:
         """The station's instruments (and, read-only, other stations' sharing its database)."""
