@@ -22,6 +22,15 @@ from daq.clock import SimClock
 # other's locks of ptys that have since gone (a real lab's ports do not come and go).
 os.environ["LAMINA_LOCK_DIR"] = tempfile.mkdtemp(prefix="lamina-locks-")
 
+# Where `daq` commands started by tests look for a station: a port of this test process
+# bound but never listening, so a connection is refused (no station there, the command
+# runs one in-process) even when someone runs `daq run` on the default port beside the
+# tests. A test that wants a station sets DAQ_STATION_URL to that station's URL.
+_NO_STATION = socket.socket()
+_NO_STATION.bind(("127.0.0.1", 0))
+NO_STATION_URL = f"http://127.0.0.1:{_NO_STATION.getsockname()[1]}"
+os.environ["DAQ_STATION_URL"] = NO_STATION_URL
+
 #: Set by scripts/test (and so CI): a missing service is a failure, never a skip.
 REQUIRE_SERVICES = (
     os.environ.get("LAMINA_REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"

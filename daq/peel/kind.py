@@ -83,6 +83,12 @@ class PeelTestProcedure:
             self._task.cancel()
 
 
+async def _is_simulator(tester: PeelTester) -> bool:
+    """A simulated tester in a process of its own (``daq simulate peel``) says so in its
+    serial number; it is then told what each specimen is made of. A real one never is."""
+    return (await tester.identify()).serial.upper().startswith("SIM")
+
+
 def occupies(station: Station, params: PeelTestParams) -> tuple[str, ...]:
     """The tester the test runs on."""
     return (instrument_for(station, DRIVER, params.tester).name,)
@@ -96,10 +102,11 @@ async def build(station: Station, params: PeelTestParams, operator: str | None,
     if await store.specimen_context(params.specimen_id) is None:
         raise Refused("specimen_id", f"specimen {params.specimen_id!r} is not on record: "
                       "register it first (POST /api/specimens)")
+    tester = driver_as(instrument, PeelTester)
     test = PeelTest(
-        driver_as(instrument, PeelTester), station.clock, station.recorder, station.bus,
+        tester, station.clock, station.recorder, station.bus,
         store, instrument=instrument.name, settings=params.settings(), operator=operator,
-        simulated=station.settings.simulated,
+        simulated=station.settings.simulated or await _is_simulator(tester),
     )
     return PeelTestProcedure(test, params.specimen_id)
 

@@ -293,8 +293,10 @@ class RunEngine:
         return run is not None and run.live
 
     async def abort(self, run_id: str, operator: str | None = None,
-                    timeout_s: float = ABORT_TIMEOUT_S) -> bool:
+                    timeout_s: float = ABORT_TIMEOUT_S, *, why: str | None = None) -> bool:
         """Abort a live run; True once its procedure has ended (its instruments are safe).
+        ``why`` (a client's words, such as the signal that made a CLI abort) is added to
+        the run's reason.
 
         The procedure's end is the instrument safe: what True means, within
         ``timeout_s``. Then, bounded by :data:`RUN_SETTLE_S`, its records are stored, so
@@ -303,7 +305,8 @@ class RunEngine:
         run = self.runs.get(run_id)
         if run is None or not run.live:
             raise RunNotLive(f"run {run_id} is not live in this station")
-        run.procedure.abort(f"operator abort by {operator or 'unknown'}")
+        reason = f"operator abort by {operator or 'unknown'}"
+        run.procedure.abort(f"{reason} ({why})" if why else reason)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(run.ended.wait(), timeout_s)
         if run.ended.is_set():

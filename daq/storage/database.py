@@ -45,6 +45,22 @@ def backend_of(url: str) -> str:
     return backend
 
 
+def shown_url(url: str) -> str:
+    """The URL as it may be printed (password hidden)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (``None`` for another backend or an in-memory one)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(str(parsed.database))
+
+
 def async_url(url: str) -> str:
     """The URL with the async driver the service uses (aiosqlite / asyncpg)."""
     parsed = make_url(url)
