@@ -126,7 +126,10 @@ async def test_ctrl_c_mid_cycle_makes_the_press_safe_and_exits_nonzero(
     assert "Traceback" not in out.decode() + err.decode()
     sim.update()
     assert not sim.heater_on and not sim.pressure_on
-    assert [e.reason for e in sim.safe_events] == ["ABORT"]
+    # Made safe by the abort, not by the watchdog. The safe routine repeats ABOR until it
+    # reads the press safe, so a loaded machine may send it twice; never anything else.
+    reasons = [e.reason for e in sim.safe_events]
+    assert reasons and set(reasons) == {"ABORT"}, reasons
     report = json.loads(out)
     assert report["outcome"] == "ABORTED"
     assert "SIGINT" in report["reason"]
