@@ -27,10 +27,12 @@ from daq.bus import Bus
 from daq.clock import SimClock
 from daq.config import Settings, load_settings
 from daq.laser.grading import RULE
+from daq.laser.kind import sample_loaded
 from daq.laser.params import LaserJobParams, LaserParameterOutOfRange, validate
 from daq.laser.store import LaserJobStore, SampleInfo
 from daq.procedures.laser_job import LaserJob, LaserJobResult
 from daq.station.errors import InstrumentClaimed
+from daq.station.simulation import LocalDoor, SimulatorDoor, tell
 from drivers.errors import InstrumentError
 from drivers.uv_laser import UvLaser
 
@@ -93,15 +95,16 @@ def _sample_from_catalogue(sample_id: str, material: str | None, thickness_um: f
 @contextlib.asynccontextmanager
 async def _laser_resource(
     settings: Settings, clock: SimClock, name: str | None, resource: str | None
-) -> AsyncIterator[tuple[str, str, bool]]:
-    """(instrument name, resource, simulated): configured, given, or a simulator started here."""
+) -> AsyncIterator[tuple[str, str, SimulatorDoor | None]]:
+    """(instrument name, resource, side door of a simulator started here): configured,
+    given, or a simulator started here."""
     configured = {n: c for n, c in settings.instruments.items() if c.driver == "uv_laser"}
     if resource is not None:
-        yield name or "laser", resource, False
+        yield name or "laser", resource, None
         return
     if configured:
         chosen = name if name in configured else next(iter(configured))
-        yield chosen, configured[chosen].address(), False
+        yield chosen, configured[chosen].address(), None
         return
     from simulators.clock import Clock
     from simulators.registry import start_simulators
@@ -109,7 +112,7 @@ async def _laser_resource(
     sims = await start_simulators(["laser"], Clock(clock.scale, clock.origin))
     _err.print(f"no laser configured: using a simulated laser at {sims['laser']}")
     try:
-        yield name or "laser", sims["laser"], True
+        yield name or "laser", sims["laser"], LocalDoor(sims.instruments["laser"].simulate)
     finally:
         await sims.stop()
 
@@ -227,7 +230,7 @@ def run(
             recorder = DbRecorder(sessions, bus, prefix=settings.mqtt_prefix,
                                   station=settings.station, clock=clock)
             async with (
-                _laser_resource(settings, clock, laser_name, resource) as (name, res, simulated),
+                _laser_resource(settings, clock, laser_name, resource) as (name, res, door),
                 station_claims(sessions, settings, {name: res}),  # refused if a station has it
                 UvLaser(res) as laser,
                 _outbox_publisher(settings, sessions, clock),
@@ -242,8 +245,10 @@ def run(
                 def advance(done: int, _total: int) -> None:
                     progress.update(bar, completed=done)
 
+                if door is not None:  # a simulator: its side door learns the lot
+                    await tell(door, sample_loaded(name, info))
                 job = LaserJob(laser, params, clock, recorder, bus, store=store, sample=info,
-                               simulated=simulated, instrument=name, operator=operator,
+                               instrument=name, operator=operator,
                                on_progress=advance)
                 with progress:
                     return await job.run()

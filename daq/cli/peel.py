@@ -32,9 +32,11 @@ from daq.config import Settings, load_settings
 from daq.materials import material_info, material_key_of
 from daq.messages import Reading
 from daq.peel.calculation import SteadyRegionRule, summarize
+from daq.peel.kind import specimen_loaded
 from daq.peel.store import NoFilm, PeelStore, SpecimenContext, UnknownRun, UnknownSpecimen
 from daq.procedures.peel_test import PeelOutcome, PeelSettings, PeelTest
 from daq.station.errors import InstrumentClaimed
+from daq.station.simulation import LocalDoor, RemoteDoor, SimulatorDoor, door_beside, tell
 from drivers.errors import InstrumentError
 from drivers.peel_tester import PeelTester
 
@@ -99,7 +101,7 @@ class Station:
     store: PeelStore
     tester: PeelTester
     instrument: str
-    simulated: bool
+    door: SimulatorDoor | None  # a simulator's side door (None: a real tester)
     sessions: Any
 
 
@@ -115,10 +117,14 @@ async def _database(settings: Settings) -> AsyncIterator[Any]:
         await engine.dispose()
 
 
-async def _is_simulator(tester: PeelTester) -> bool:
+async def _simulator_door(tester: PeelTester, resource: str) -> SimulatorDoor | None:
     """A simulated tester (``daq simulate peel``) says so in its serial number; it is then
-    told what each specimen is made of (``SIM:SAMPLE``). A real one is never sent it."""
-    return (await tester.identify()).serial.upper().startswith("SIM")
+    told what each specimen is made of through the side door its simulator announced
+    beside the link. A real one is never told anything."""
+    if not (await tester.identify()).serial.upper().startswith("SIM"):
+        return None
+    door = door_beside(resource)
+    return RemoteDoor(door) if door else None
 
 
 @asynccontextmanager
@@ -138,7 +144,7 @@ async def _claim(settings: Settings, sessions: Any, name: str, resource: str
 async def _tester(
     settings: Settings, clock: SimClock, resource: str | None, name: str | None,
     sessions: Any = None,
-) -> AsyncIterator[tuple[PeelTester, str, bool]]:
+) -> AsyncIterator[tuple[PeelTester, str, SimulatorDoor | None]]:
     """The configured tester, the one named by ``--resource``, or an in-process simulator.
 
     A real tester is claimed for this command first (``sessions``): while a station
@@ -146,7 +152,12 @@ async def _tester(
     if resource:
         async with _claim(settings, sessions, name or "peel1", resource), \
                 PeelTester(resource) as tester:
-            yield tester, name or "peel1", await _is_simulator(tester)
+            door = await _simulator_door(tester, resource)
+            try:
+                yield tester, name or "peel1", door
+            finally:
+                if door is not None:
+                    await door.close()
         return
     testers = {k: v for k, v in settings.instruments.items() if v.driver == "peel_tester"}
     if name is not None and name not in testers:
@@ -157,17 +168,23 @@ async def _tester(
         cfg = testers[key]
         async with _claim(settings, sessions, key, cfg.address()), \
                 PeelTester(cfg.address(), cfg.timeout_s, cfg.baudrate) as tester:
-            yield tester, key, await _is_simulator(tester)
+            door = await _simulator_door(tester, cfg.address())
+            try:
+                yield tester, key, door
+            finally:
+                if door is not None:
+                    await door.close()
         return
     from simulators.clock import Clock
     from simulators.peel import PeelTester as SimPeelTester
     from simulators.servers import PtyServer
 
-    server = PtyServer(SimPeelTester(Clock(clock.scale, clock.origin)))
+    sim = SimPeelTester(Clock(clock.scale, clock.origin))
+    server = PtyServer(sim)
     sim_resource = await server.start()
     try:
         async with PeelTester(sim_resource) as tester:
-            yield tester, name or "peel1", True
+            yield tester, name or "peel1", LocalDoor(sim.simulate)
     finally:
         await server.stop()
 
@@ -180,9 +197,9 @@ async def _station(
     bus = Bus()
     async with _database(settings) as sessions, _tester(
         settings, clock, resource, name, sessions
-    ) as (tester, instrument, simulated):
+    ) as (tester, instrument, door):
         yield Station(settings, clock, bus, PeelStore(sessions), tester, instrument,
-                      simulated, sessions)
+                      door, sessions)
 
 
 async def _ensure_specimen(
@@ -242,9 +259,11 @@ async def _peel_run(
         context = await _ensure_specimen(
             st, specimen_id, sample, material, laminate, press_run, aging_hours, peel.width_mm
         )
+        if st.door is not None:  # a simulator: its side door learns the specimen
+            await tell(st.door, specimen_loaded(st.instrument, context))
         procedure = PeelTest(st.tester, st.clock, _recorder(st), st.bus, st.store,
                              instrument=st.instrument, settings=peel,
-                             operator=os.environ.get("USER"), simulated=st.simulated)
+                             operator=os.environ.get("USER"))
         live_trace = Trace(specimen_id)
         sub = st.bus.subscribe("cli-trace", (Reading,), maxsize=100_000)
 
