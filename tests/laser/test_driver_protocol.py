@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from daq.station.simulation import RemoteDoor
 from drivers.errors import InstrumentCommandError, InstrumentConnectionError, ProtocolError
 from drivers.uv_laser import (
     Interlocks,
@@ -17,7 +18,6 @@ from drivers.uv_laser import (
     parse_interlocks,
     parse_job_status,
 )
-from daq.station.simulation import RemoteDoor
 from simulators.door import SimulationDoor
 from tests.laser.conftest import LaserRig, wait_finished, wait_until
 

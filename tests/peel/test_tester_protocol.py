@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daq.station.simulation import RemoteDoor
 from drivers.errors import InstrumentCommandError, ProtocolError
 from drivers.peel_tester import (
     GarbledLine,
@@ -23,7 +24,6 @@ from drivers.peel_tester import (
     parse_stream_line,
 )
 from drivers.transport.visa_thread import PyVisaTransport
-from daq.station.simulation import RemoteDoor
 from simulators.door import SimulationDoor
 from simulators.materials import MATERIALS
 from simulators.peel import ForceCurve, specimen_rng
