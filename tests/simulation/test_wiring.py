@@ -10,6 +10,7 @@ from daq.procedures.peel_test import PeelOutcome
 from daq.service import Lab
 from daq.station.outcome import Outcome
 from daq.station.specimens import SpecimenLoaded
+from daq.storage.models import Run
 from simulators.framework import SimInstrument
 from tests.simulation.conftest import HANG_GUARD_S, register_lot, register_specimen
 
@@ -56,6 +57,11 @@ async def test_a_specimen_of_example_1_peels_with_example_1s_force(lab: Lab) -> 
     assert lab.simulator_wiring is not None
     assert lab.simulator_wiring.told[-1] == SpecimenLoaded(
         "peel1", "S-0001", "EX1", 5.0, 0.0, outcome.run_id)
+    # The run's record says which specimen it peeled, as before.
+    async with lab.sessions() as session:
+        run = await session.get(Run, outcome.run_id)
+    assert run is not None and run.recipe["specimen_id"] == "S-0001"
+    assert run.sample_id == "LOT-A"
 
 
 async def test_an_aged_specimen_peels_with_its_aged_force(lab: Lab) -> None:
