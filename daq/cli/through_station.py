@@ -38,6 +38,7 @@ from daq.client import (
     station_url,
 )
 from daq.config import InstrumentConfig, Settings
+from daq.station.simulation import door_beside
 
 
 class RunView(Protocol):
@@ -157,7 +158,11 @@ def with_only(settings: Settings, driver: str, name: str | None, resource: str |
     poll interval), else the configured one called ``name`` (else the first), else none
     at all (the station then runs the simulators)."""
     if resource:
-        cfg = InstrumentConfig.model_validate({"driver": driver, "resource": resource, **config})
+        # A simulator in another process (``daq simulate``) announces its side door beside
+        # its link: the command's station then tells it what each specimen is made of.
+        announced = door_beside(resource) is not None
+        cfg = InstrumentConfig.model_validate({"driver": driver, "resource": resource,
+                                               "simulated": announced, **config})
         return settings.model_copy(update={"instruments": {name or default_name: cfg}})
     mine = {n: c for n, c in settings.instruments.items() if c.driver == driver}
     if not mine:
