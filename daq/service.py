@@ -279,9 +279,11 @@ class Lab:
         tb: TracebackType | None,
     ) -> None:
         if self._monitor is not None:
-            self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
+            # Bounded, the cancel repeated: a task that lost one cancel must not keep the
+            # station from stopping.
+            while not self._monitor.done():
+                self._monitor.cancel()
+                await asyncio.wait({self._monitor}, timeout=1.0)
         await self._stack.aclose()
 
     async def _stop_procedures(self) -> None:
@@ -383,11 +385,14 @@ class Lab:
             self.gauges["readings_per_s"] = (polls - last_polls) / max(now - last_t, 1e-6)
             last_polls, last_t = polls, now
             try:
-                async with self.sessions() as session:
-                    await asyncio.wait_for(session.execute(text("SELECT 1")), 2.0)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+                # cancel that stops this task (seen as a station that never stopped).
+                async with self.sessions() as session, asyncio.timeout(2.0):
+                    await session.execute(text("SELECT 1"))
                 self.gauges["database_up"] = 1.0
                 if self.publisher.outbox is not None:
-                    pending = await asyncio.wait_for(self.publisher.outbox.pending(), 2.0)
+                    async with asyncio.timeout(2.0):
+                        pending = await self.publisher.outbox.pending()
                     self.gauges["outbox_pending"] = float(pending)
             except Exception as exc:
                 if self.gauges["database_up"]:

@@ -197,8 +197,18 @@ def _dump_asyncio_tasks(nodeid: str) -> None:
             tasks = list(asyncio.all_tasks(loop))
         for task in tasks:
             print(f"--- {task.get_name()}: {task.get_coro()!r}", file=sys.stderr)
-            for frame in task.get_stack():
-                print("".join(traceback.format_stack(frame, limit=1)).rstrip(), file=sys.stderr)
+            # The whole chain of awaits, outermost first (a task's own stack shows only
+            # its outermost coroutine).
+            awaited: Any = task.get_coro()
+            while awaited is not None:
+                frame = (getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+                         or getattr(awaited, "ag_frame", None))
+                if frame is not None:
+                    print("".join(traceback.format_stack(frame, limit=1)).rstrip(),
+                          file=sys.stderr)
+                awaited = (getattr(awaited, "cr_await", None)
+                           or getattr(awaited, "gi_yieldfrom", None)
+                           or getattr(awaited, "ag_await", None))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -389,7 +389,10 @@ class ReadingWriter:
             timeout = max(0.0, min(waits)) if self._buffer else None
             if sub.depth() == 0:
                 with contextlib.suppress(TimeoutError):
-                    self._take([await asyncio.wait_for(sub.get(), timeout)])
+                    # Not wait_for: on Python 3.11 it can swallow the cancel that stops
+                    # this task when the message arrives at the same moment.
+                    async with asyncio.timeout(timeout):
+                        self._take([await sub.get()])
 
     def start(self) -> asyncio.Task[None]:
         """Run the writer as a task (``stop()`` ends it and flushes)."""
