@@ -74,6 +74,8 @@ class PeelTester(InstrumentLink):
         #: The id given in the last ``LOAD`` this driver sent (what the clamp holds).
         self.loaded_specimen_id: str | None = None
         self.peeling = False
+        #: Stream lines read in place of START's OK (a tester that streams at once).
+        self._first_lines: list[bytes] = []
 
     async def reconnect(self) -> None:
         """Close and reopen the link (after a drop, a stable port name comes back)."""
@@ -142,9 +144,29 @@ class PeelTester(InstrumentLink):
         return None if reply in {"NONE", ""} else reply
 
     async def start(self) -> None:
-        """Start peeling; then read :meth:`stream`."""
-        await self._command("START")
-        self.peeling = True
+        """Start peeling; then read :meth:`stream`.
+
+        Testers differ: some answer ``OK`` (and a ``BEGIN`` header) first, some stream at
+        once. A stream line in place of the ``OK`` is the peel's first line and is kept
+        for :meth:`stream_chunks`; an ``END`` left over from a stopped peel is skipped."""
+        async with self.transport.lock:
+            await self.transport.write_line("START")
+            reply = await self.transport.read_line()
+            while reply.startswith("END,"):
+                reply = await self.transport.read_line()
+        if reply.startswith(STREAM_PREFIXES):
+            self._first_lines = [(reply + "\n").encode()]
+            self.peeling = True
+            return
+        if reply == "OK":
+            self.peeling = True
+            return
+        fault = parse_err(reply)
+        if fault is not None:
+            raise InstrumentCommandError(fault.code, fault.text, command="START",
+                                         resource=self.resource)
+        raise ProtocolError("expected OK or the stream to 'START'", reply=reply,
+                            resource=self.resource)
 
     async def stop(self) -> None:
         """Stop: during a peel the stream ends with ``END,STOPPED``; otherwise ``OK``."""
@@ -164,10 +186,14 @@ class PeelTester(InstrumentLink):
         the same chunk are dropped (the tester sends nothing after a peel until told).
         """
         self.peeling = True
+        first, self._first_lines = self._first_lines, []
         try:
             while True:
                 try:
-                    raw = await self.transport.read_lines(idle_timeout_s)
+                    if first:
+                        raw, first = first, []
+                    else:
+                        raw = await self.transport.read_lines(idle_timeout_s)
                 except ProtocolError as exc:
                     if not self.transport.is_open:
                         raise

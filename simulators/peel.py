@@ -23,7 +23,10 @@ which material (and aging hours at 150 °C) a specimen or sample lot id is made 
 without it ``LOAD`` takes the material from the id's prefix (``EX1-…``). The station's
 simulator wiring sends it through the side door (``simulators.door``), not the serial line.
 ``SIM:PANEL START`` / ``SIM:PANEL STOP`` press the front-panel buttons (the tester
-streams with no command). Faults (``SIM:FAULT <name>[,<arg>]``): ``garble[,n]`` corrupts
+streams with no command). ``SIM:DIALECT <ok|at-once>,<header|no-header>,<rate_hz>``
+makes it behave as other testers do: answer ``START`` with ``OK`` or stream at once,
+send the ``BEGIN`` header or not, stream at up to 5000 Hz (default ``ok,header,100``).
+Faults (``SIM:FAULT <name>[,<arg>]``): ``garble[,n]`` corrupts
 the next n output lines (stream lines included), ``stall[,s]`` freezes the tester,
 ``drop`` pulls the cable (the peel in progress is lost), ``overload`` drives the load
 cell past its capacity so the tester ends the peel with ``END,OVERLOAD``.
@@ -137,6 +140,10 @@ class PeelTester(SimInstrument):
         self._t_s = 0.0  # simulated seconds since the peel started
         self._n_sent = 0  # samples sent in this peel
         self.peels_started = 0
+        #: The dialect (``SIM:DIALECT``): OK before streaming, a BEGIN header, the rate.
+        self.start_ok = True
+        self.send_header = True
+        self.sample_rate_hz = SAMPLE_RATE_HZ
 
     # -- settings --------------------------------------------------------------------------
     def _idle_only(self) -> None:
@@ -216,11 +223,21 @@ class PeelTester(SimInstrument):
 
     # -- the peel --------------------------------------------------------------------------
     @command(r"START")
-    def _start(self) -> str:
+    def _start(self) -> str | None:
         self._idle_only()
         if self.loaded is None:
             raise CommandError(-221, "Settings conflict; no specimen loaded")
-        self._begin()
+        self._begin(reply_first=self.start_ok)
+        return "OK" if self.start_ok else None
+
+    @command(r"SIM:DIALECT\s+(OK|AT-ONCE)\s*,\s*(HEADER|NO-HEADER)\s*,\s*([0-9.]+)")
+    def _dialect(self, start: str, header: str, rate: str) -> str:
+        hz = float(rate)
+        if not 1.0 <= hz <= 5000.0:
+            raise CommandError(-222, "Data out of range; rate 1–5000 Hz")
+        self.start_ok = start.upper() == "OK"
+        self.send_header = header.upper() == "HEADER"
+        self.sample_rate_hz = hz
         return "OK"
 
     @command(r"STOP")
@@ -261,6 +278,8 @@ class PeelTester(SimInstrument):
             f"BEGIN,{self.loaded.specimen_id},{self.width_mm:g},"
             f"{self.speed_mm_per_min:g},{self.angle_deg:g}"
         )
+        if not self.send_header:
+            return
         if reply_first:
             # The OK reply goes out after this handler returns; the header must follow it.
             asyncio.get_running_loop().call_soon(self._emit_line, header)
@@ -287,10 +306,11 @@ class PeelTester(SimInstrument):
             return  # a stalled tester sends nothing and its crosshead waits
         self._t_s += dt
         curve = self._curve
-        due = int(self._t_s * SAMPLE_RATE_HZ)
+        rate = self.sample_rate_hz
+        due = int(self._t_s * rate)
         while self._n_sent < due:
             self._n_sent += 1
-            x_mm = self._position_mm(self._n_sent / SAMPLE_RATE_HZ)
+            x_mm = self._position_mm(self._n_sent / rate)
             if x_mm >= self.length_mm:
                 self._end("COMPLETE")
                 return
