@@ -6,13 +6,14 @@ from __future__ import annotations
 from daq.press.params import DEFAULT_RECIPE_NAME, PressCycleParams
 from daq.procedures.press_cycle import CycleResult, PressCycle
 from daq.recipes import PressRecipe
-from daq.station.errors import NotOnRecord
+from daq.station.errors import InstrumentNotReady, NotOnRecord
 from daq.station.interface import Station
 from daq.station.lookup import driver_as, instrument_for
 from daq.station.outcome import Outcome
 from daq.station.procedures import Procedure, ProcedureKind
 from daq.storage.auth_models import SavedRecipe
-from drivers.lamination_press import LaminationPress
+from drivers.errors import InstrumentError
+from drivers.lamination_press import LaminationPress, PressState
 
 KIND = "press_cycle"
 DRIVER = "lamination_press"
@@ -71,6 +72,22 @@ async def stored_recipe(station: Station, name: str) -> PressRecipe | None:
     return PressRecipe.model_validate(row.body) if row is not None else None
 
 
+async def refuse_unless_ready(name: str, press: LaminationPress) -> None:
+    """Refuse (before any run exists) to start on a press that is latched SAFE or has its
+    emergency stop pressed: a run would only be refused at PRECHECK and stored FAULTED."""
+    try:
+        state = (await press.measure_all()).state
+    except InstrumentError:
+        return  # not answering: the run's PRECHECK finds that out and says so on record
+    if state is PressState.SAFE:
+        raise InstrumentNotReady(
+            f"{name} is latched SAFE (tripped or aborted): find why, then reset it "
+            f"(POST /api/instruments/{name}/reset, or the Reset button on its row)")
+    if state is PressState.ESTOP:
+        raise InstrumentNotReady(f"{name} has its emergency stop pressed: release it, "
+                                 f"then reset the press")
+
+
 async def build(station: Station, params: PressCycleParams, operator: str | None,
                 parent: str | None) -> Procedure:
     """A press cycle on the station's press, on its poller (readings tagged with the run)."""
@@ -81,9 +98,11 @@ async def build(station: Station, params: PressCycleParams, operator: str | None
         if base is None:
             raise NotOnRecord("recipe_name", f"no recipe {params.recipe_name!r}")
     recipe = params.recipe(base)
+    press = driver_as(instrument, LaminationPress)
+    await refuse_unless_ready(instrument.name, press)
     poller = instrument.poller
     cycle = PressCycle(
-        driver_as(instrument, LaminationPress), recipe, station.clock, station.recorder,
+        press, recipe, station.clock, station.recorder,
         station.bus, instrument=instrument.name, poller=poller,
         poll_interval_s=poller.interval_s if poller else None, operator=operator,
         sample_id=params.sample_id,

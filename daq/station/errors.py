@@ -43,6 +43,11 @@ class InstrumentBusy(StationError):
             f"{instrument} is busy with {holder.describe()}; abort it first or wait")
 
 
+class InstrumentNotReady(StationError):
+    """The instrument cannot start a run as it stands (a press latched SAFE, its
+    emergency stop pressed): refused before a run exists, saying what to do."""
+
+
 class UnknownKind(StationError):
     """No procedure of that kind; lists the known ones."""
 

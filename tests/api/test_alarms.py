@@ -55,6 +55,16 @@ async def test_a_door_trip_latches_the_press_until_an_operator_acknowledges_and_
         again = await op.post(f"/api/alarms/{alarm_id}/ack")
         assert again.status_code == 409 and "operator1" in again.json()["detail"]
 
+        # A start against the latched press is refused before a run exists (#15: it
+        # used to answer 201 and store a FAULTED run every time), saying what to do.
+        runs_before = (await viewer.get("/api/runs?kind=press_cycle")).json()["total"]
+        latched_start = await op.post("/api/runs", json={"kind": "press_cycle", "params": {}})
+        assert latched_start.status_code == 409, latched_start.text
+        assert "latched SAFE" in latched_start.json()["detail"]
+        assert "/api/instruments/press1/reset" in latched_start.json()["detail"]
+        assert (await op.post("/api/press/cycles", json={})).status_code == 409
+        assert (await viewer.get("/api/runs?kind=press_cycle")).json()["total"] == runs_before
+
         # Not while the door is open: nothing is sent, the press stays SAFE.
         refused = await op.post("/api/instruments/press1/reset")
         assert refused.status_code == 409 and "door" in refused.json()["detail"]
