@@ -23,6 +23,7 @@ from daq.api.extensions import include_area_routers
 from daq.api.routers import (
     alarms,
     auth,
+    campaigns,
     engine,
     instruments,
     press,
@@ -96,7 +97,7 @@ def create_app(
     app.add_middleware(AuditMiddleware, sessions=sessions, clock=station.clock, counters=counters)
     install_error_handlers(app)
     for module in (system, auth, instruments, alarms, recipes, press, engine, runs, queue,
-                   samples, stream):
+                   samples, campaigns, stream):
         app.include_router(module.router)
     include_area_routers(app)
     install_recipe_windows_in_schema(app)

@@ -203,5 +203,6 @@ async function laserView(run, box) {
 
 // ---------------------------------------------------------------- campaign
 async function campaignView(run, box) {
-  box.append(summaryFacts(run.summary), el("p", {}, el("a", { href: `#table1/${encodeURIComponent(run.recipe?.campaign?.id || run.recipe?.id || "")}` }, "Table 1 of this campaign")));
+  box.append(summaryFacts(run.summary), el("p", {}, el("a", { href: `#table1/${encodeURIComponent(run.recipe?.campaign_id || "")}`, id: "campaign-table1" },
+    `Table 1 of ${run.recipe?.title || run.recipe?.campaign_id || "this campaign"}`)));
 }
