@@ -33,6 +33,17 @@ class InstrumentConfig(BaseModel):
     poll_interval_s: float = Field(
         default=0.2, gt=0, description="acquisition poll interval, real seconds"
     )
+    simulated: bool = Field(
+        default=False,
+        description="served by a simulator in another process (`daq simulate`): the "
+        "station tells it what each specimen is made of through its side door "
+        "(`simulator_door`, or the one a pty simulator announces beside its link)",
+    )
+    simulator_door: str | None = Field(
+        default=None,
+        description="the simulator's side door, TCPIP::host::port::SOCKET, as `daq "
+        "simulate` prints it (implies simulated)",
+    )
 
     def address(self) -> str:
         """The VISA resource string of this instrument (a plain port becomes ASRL…::INSTR)."""

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -42,6 +42,7 @@ from daq.service_drivers import (
     identify,
     plan_instruments,
     simulators_needed,
+    wire_simulators,
 )
 from daq.station.engine import RUN_SETTLE_S, ActiveRun, RunEngine
 from daq.station.errors import StationError
@@ -51,12 +52,17 @@ from daq.station.ownership import InstrumentClaims
 from daq.station.procedures import Procedure
 from daq.station.queue import RunQueue
 from daq.station.recording import JournalledRecorder
+from daq.station.simulation import SimulatorWiring
 from daq.storage.database import create_engine, session_factory, upgrade
 from daq.storage.errors import is_transient
 from daq.storage.models import Instrument as InstrumentRow
 from daq.storage.readings import ReadingWriter
 from daq.storage.recorder import DbRecorder
 from daq.storage.recovery import InterruptedRun, recover_interrupted
+
+if TYPE_CHECKING:
+    from simulators.clock import Clock
+    from simulators.registry import RunningSimulators
 
 __all__ = ["RUN_SETTLE_S", "ActiveRun", "Instrument", "Lab", "LabError", "Procedure"]
 
@@ -107,8 +113,11 @@ class Lab:
         self.writer: ReadingWriter
         self.publisher: MqttPublisher
         self.broker: EmbeddedBroker | None = None
-        self.simulators: Any = None  # simulators.registry.RunningSimulators when embedded
-        self.simulator_clock: Any = None  # simulators.clock.Clock of those simulators
+        #: The in-process simulators (a simulated station only) and their clock.
+        self.simulators: RunningSimulators | None = None
+        self.simulator_clock: Clock | None = None
+        #: Tells the simulators what each run puts on them (``None``: nothing simulated).
+        self.simulator_wiring: SimulatorWiring | None = None
         self.gauges: dict[str, float] = {"database_up": 0.0, "outbox_pending": 0.0,
                                          "readings_per_s": 0.0}
         self._monitor: asyncio.Task[None] | None = None
@@ -169,6 +178,7 @@ class Lab:
             log.warning("run %s (%s) was live when the service stopped: now INTERRUPTED, "
                         "%d readings stored", run.run_id, run.kind, run.readings_stored)
         self.writer = ReadingWriter.from_settings(engine, self.bus, s)
+        self.writer.run_rows_lock = self.db_recorder.run_rows_lock
         self.writer.start()
         self._on_exit("reading writer", self.writer.stop)
         if address.embedded:
@@ -190,6 +200,12 @@ class Lab:
         for planned in planned_instruments:
             await self._connect(planned)
         self._on_exit("instruments", self._close_instruments)
+        # Only where an instrument is a simulator: what each run's specimen is made of
+        # goes to the simulator through its side door, never through a driver.
+        self.simulator_wiring = wire_simulators(planned_instruments, self.simulators)
+        if self.simulator_wiring is not None:
+            self.run_engine.add_specimen_listener(self.simulator_wiring)
+            self._on_exit("simulator wiring", self.simulator_wiring.close)
         # The queue comes back stopped, with its queued items; after the engine stopped
         # the runs on the way out, it notes how its running item ended.
         await self.run_queue.load()
@@ -206,9 +222,9 @@ class Lab:
 
         clock = Clock(self.clock.scale, self.clock.origin)
         self.simulator_clock = clock
-        self.simulators = await start_simulators(simulators_needed(), clock)
-        self._on_exit("simulators", self.simulators.stop)
-        return dict(self.simulators)
+        self.simulators = running = await start_simulators(simulators_needed(), clock)
+        self._on_exit("simulators", running.stop)
+        return dict(running)
 
     async def _connect(self, planned: PlannedInstrument) -> None:
         cfg = planned.config
@@ -263,9 +279,11 @@ class Lab:
         tb: TracebackType | None,
     ) -> None:
         if self._monitor is not None:
-            self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
+            # Bounded, the cancel repeated: a task that lost one cancel must not keep the
+            # station from stopping.
+            while not self._monitor.done():
+                self._monitor.cancel()
+                await asyncio.wait({self._monitor}, timeout=1.0)
         await self._stack.aclose()
 
     async def _stop_procedures(self) -> None:
@@ -367,11 +385,14 @@ class Lab:
             self.gauges["readings_per_s"] = (polls - last_polls) / max(now - last_t, 1e-6)
             last_polls, last_t = polls, now
             try:
-                async with self.sessions() as session:
-                    await asyncio.wait_for(session.execute(text("SELECT 1")), 2.0)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+                # cancel that stops this task (seen as a station that never stopped).
+                async with self.sessions() as session, asyncio.timeout(2.0):
+                    await session.execute(text("SELECT 1"))
                 self.gauges["database_up"] = 1.0
                 if self.publisher.outbox is not None:
-                    pending = await asyncio.wait_for(self.publisher.outbox.pending(), 2.0)
+                    async with asyncio.timeout(2.0):
+                        pending = await self.publisher.outbox.pending()
                     self.gauges["outbox_pending"] = float(pending)
             except Exception as exc:
                 if self.gauges["database_up"]:

@@ -13,13 +13,23 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from daq.config import InstrumentConfig, Settings
 from daq.messages import Value
 from daq.station.interface import Driver
+from daq.station.simulation import (
+    LocalDoor,
+    RemoteDoor,
+    SimulatorDoor,
+    SimulatorWiring,
+    door_beside,
+)
+
+if TYPE_CHECKING:
+    from simulators.registry import RunningSimulators
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +141,32 @@ def simulators_needed() -> list[str]:
     from simulators.registry import SIMULATORS
 
     return [s.simulator for s in DRIVERS.values() if s.simulator in SIMULATORS and s.simulator]
+
+
+def wire_simulators(
+    planned: Iterable[PlannedInstrument], running: RunningSimulators | None
+) -> SimulatorWiring | None:
+    """The simulator wiring of a station, or ``None`` when no instrument is simulated.
+
+    In-process simulators (``running``, a simulated station's) are told through a direct
+    call of their side door; an instrument configured ``simulated`` (or with a
+    ``simulator_door``) through a socket to the door of its simulator's process."""
+    doors: dict[str, SimulatorDoor] = {}
+    for p in planned:
+        if running is not None and p.spec.simulator in running.instruments:
+            doors[p.name] = LocalDoor(running.instruments[p.spec.simulator].simulate)
+            continue
+        cfg = p.config
+        if not (cfg.simulated or cfg.simulator_door):
+            continue
+        door = cfg.simulator_door or door_beside(cfg.address())
+        if door is None:
+            log.warning("instrument %s is simulated but its simulator's side door is not "
+                        "known: set simulator_door (daq simulate prints it); its "
+                        "specimens get the simulator's default material", p.name)
+            continue
+        doors[p.name] = RemoteDoor(door, cfg.timeout_s)
+    return SimulatorWiring(doors) if doors else None
 
 
 async def connect_driver(driver: Driver) -> None:

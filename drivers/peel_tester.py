@@ -141,12 +141,6 @@ class PeelTester(InstrumentLink):
         reply = (await self.transport.query("LOAD?")).strip()
         return None if reply in {"NONE", ""} else reply
 
-    async def simulate_sample(
-        self, ident: str, material_key: str, thickness_um: float, aging_hours: float = 0.0
-    ) -> None:
-        """Simulators only: say what a specimen or lot id is made of (``SIM:SAMPLE``)."""
-        await self._command(f"SIM:SAMPLE {ident},{material_key},{thickness_um:g},{aging_hours:g}")
-
     async def start(self) -> None:
         """Start peeling; then read :meth:`stream`."""
         await self._command("START")

@@ -221,8 +221,3 @@ class UvLaser(InstrumentLink, ScpiInstrument):
         """Get the inspection of hole ``index`` (0-based, below holes done)."""
         reply = await self.query(f"JOB:RES? {index:d}")
         return parse_hole_result(index, reply, resource=self.resource)
-
-    # -- simulation only -------------------------------------------------------------------
-    async def simulate_sample(self, sample_id: str, material_key: str, thickness_um: float) -> None:
-        """Tell a simulated laser what is on its stage (``SIM:SAMPLE``; simulators only)."""
-        await self.write_checked(f"SIM:SAMPLE {sample_id},{material_key},{thickness_um:g}")

@@ -11,6 +11,11 @@ commands no real instrument has, so that a test in another process can use them:
 (close every link now), ``stall[,<real s>]`` (ignore commands; until cleared when no
 duration is given), ``garble[,<n>]`` (corrupt the next n replies). Instruments add their
 own (``door``, ``estop``, ``overtemp`` …) in :meth:`SimInstrument.on_fault`.
+
+The same ``SIM:`` commands also come in through each simulator's side door
+(:meth:`SimInstrument.simulate`, served on a socket of its own by ``simulators.door``):
+what a simulated specimen is made of (``SIM:SAMPLE``) is told there by the station's
+simulator wiring, so that nothing above the simulators speaks simulation on the wire.
 """
 
 from __future__ import annotations
@@ -118,6 +123,11 @@ class Faults:
         self.garble_next = 0
 
 
+def _printable(text: str) -> str:
+    """A received header, printable only: junk bytes must not come back as a garbled reply."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text[:40])
+
+
 class SimInstrument:
     """Base of every simulated instrument."""
 
@@ -142,6 +152,8 @@ class SimInstrument:
         self.errors: deque[tuple[int, str]] = deque()
         self.faults = Faults()
         self.commands_seen: list[str] = []
+        #: Commands that came through the side door (:meth:`simulate`), not the wire.
+        self.door_commands: list[str] = []
         self._listeners: set[Callable[[str], None]] = set()
         self._last_advance = self.clock.now()
         self._ticker: asyncio.Task[None] | None = None
@@ -234,21 +246,38 @@ class SimInstrument:
         self.commands_seen.append(text)
         if len(self.commands_seen) > 10_000:
             del self.commands_seen[:5_000]
+        try:
+            return self._execute(text)
+        except CommandError as err:
+            self.push_error(err.code, err.text)
+            return None
+
+    def simulate(self, line: str) -> str:
+        """The simulator's side door: run one ``SIM:`` command away from the instrument's
+        wire, so nothing of it (reply, error line, error queue entry) reaches the clients
+        of the instrument. Returns the reply, ``OK`` for a command without one, or
+        ``ERR,<code>,<text>``. What a simulated specimen is made of comes in here
+        (``SIM:SAMPLE``), from the station's simulator wiring, never through a driver."""
+        text = line.strip()
+        if not text.upper().startswith("SIM:"):
+            shown = _printable(text)
+            return f"ERR,{UNDEFINED_HEADER.code},not a simulation command; {shown}"
+        self.door_commands.append(text)
+        try:
+            reply = self._execute(text)
+        except CommandError as err:
+            return f"ERR,{err.code},{err.text}"
+        return "OK" if reply is None else reply
+
+    def _execute(self, text: str) -> str | None:
+        """Run ``text`` through the command table; :class:`CommandError` when refused."""
         self.update()
         for spec in self._table:
             m = spec.pattern.fullmatch(text)
-            if m is None:
-                continue
-            try:
+            if m is not None:
                 reply: str | None = getattr(self, spec.method)(*m.groups())
-            except CommandError as err:
-                self.push_error(err.code, err.text)
-                return None
-            return reply
-        # Echo the header printable-only: junk bytes must not come back as a garbled reply.
-        shown = "".join(c if " " <= c <= "~" else "?" for c in text[:40])
-        self.push_error(UNDEFINED_HEADER.code, f"{UNDEFINED_HEADER.text}; {shown}")
-        return None
+                return reply
+        raise CommandError(UNDEFINED_HEADER.code, f"{UNDEFINED_HEADER.text}; {_printable(text)}")
 
     @command(r"SYST:ERR\?")
     def _syst_err(self) -> str:

@@ -21,8 +21,9 @@ bottom/top taper of ``0.7 + 0.2 × (1 − thickness / capacity)`` (5 µm at the 
 ejected cleanly and most holes keep dross (Δ); at or below it about 0.5 % do.
 
 The sample on the stage comes from ``SIM:SAMPLE <id>,<material-key>,<thickness_um>
-[,<aging_h>]`` (a job whose name starts with that id drills it) or, failing that, from
-the job name's prefix (``EX1-…`` = Example 1, ``CMP1-…`` = Comparative 1, Table 1).
+[,<aging_h>]`` (a job whose name starts with that id drills it; the station's simulator
+wiring sends it through the side door, ``simulators.door``) or, failing that, from the
+job name's prefix (``EX1-…`` = Example 1, ``CMP1-…`` = Comparative 1, Table 1).
 
 Simulation-only faults (``SIM:FAULT <name>[,clear]``): ``door``, ``enclosure``,
 ``chiller``, ``key_off``, plus the framework's ``drop``, ``stall``, ``garble``.

@@ -20,7 +20,8 @@ Protocol (``\\n``-terminated ASCII; every error is an ``ERR,<code>,<text>`` line
 
 Simulation only: ``SIM:SAMPLE <id>,<material-key>,<thickness_um>[,<aging_h>]`` says
 which material (and aging hours at 150 °C) a specimen or sample lot id is made of;
-without it ``LOAD`` takes the material from the id's prefix (``EX1-…``).
+without it ``LOAD`` takes the material from the id's prefix (``EX1-…``). The station's
+simulator wiring sends it through the side door (``simulators.door``), not the serial line.
 ``SIM:PANEL START`` / ``SIM:PANEL STOP`` press the front-panel buttons (the tester
 streams with no command). Faults (``SIM:FAULT <name>[,<arg>]``): ``garble[,n]`` corrupts
 the next n output lines (stream lines included), ``stall[,s]`` freezes the tester,
@@ -41,10 +42,13 @@ import asyncio
 import contextlib
 import math
 import random
+import sys
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from simulators.clock import Clock
+from simulators.door import SimulationDoor
 from simulators.framework import CommandError, SimInstrument, command, garble, number
 from simulators.materials import MATERIALS, Material, material_for_id, peel_strength_n_per_cm
 from simulators.servers import PtyServer
@@ -323,9 +327,13 @@ async def serve(link: str | None, time_scale: float, time_origin: float | None) 
     tester = PeelTester(Clock(time_scale, time_origin))
     server = PtyServer(tester, link=link)
     print(await server.start(), flush=True)
+    # The side door (simulation commands), announced beside the link: <link>.door.
+    door = SimulationDoor(tester, beside=Path(link) if link else None)
+    print(f"# side door {await door.start()}", file=sys.stderr, flush=True)
     try:
         await asyncio.Event().wait()
     finally:
+        await door.stop()
         await server.stop()
 
 

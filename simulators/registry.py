@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from simulators.clock import Clock
+from simulators.door import SimulationDoor
 from simulators.framework import SimInstrument
 from simulators.servers import PtyServer, TcpServer
 
@@ -72,15 +73,22 @@ Server = TcpServer | PtyServer
 
 class RunningSimulators(dict[str, str]):
     """Started simulators: a mapping name → VISA resource string, plus the instruments and
-    servers behind it (``instruments[name]`` for fault injection) and :meth:`stop`."""
+    servers behind it (``instruments[name]`` for fault injection), each one's side door
+    (``doors[name]``: the address of its :class:`~simulators.door.SimulationDoor`) and
+    :meth:`stop`."""
 
     def __init__(self) -> None:
         super().__init__()
         self.instruments: dict[str, SimInstrument] = {}
         self.servers: dict[str, Server] = {}
+        self.doors: dict[str, str] = {}
+        self.door_servers: dict[str, SimulationDoor] = {}
 
     async def stop(self) -> None:
-        """Stop every server and its physics."""
+        """Stop every server, its side door and its physics."""
+        for door in reversed(list(self.door_servers.values())):
+            await door.stop()
+        self.door_servers.clear()
         for server in reversed(list(self.servers.values())):
             await server.stop()
         self.servers.clear()
@@ -108,7 +116,9 @@ async def start_simulators(
 
     ``ports`` gives TCP ports by name (missing: 0, an ephemeral port); ``links`` gives a
     stable symlink path for pty simulators (missing or ``None``: the bare ``/dev/pts/N``).
-    On failure, whatever was started is stopped again.
+    Each simulator also gets its side door on an ephemeral port of ``127.0.0.1``
+    (``running.doors``; announced beside a pty's link). On failure, whatever was started
+    is stopped again.
     """
     clock = clock or Clock()
     ports = ports or {}
@@ -119,13 +129,18 @@ async def start_simulators(
             spec = SIMULATORS[name]
             instrument = spec.build(clock)
             server: Server
+            link: str | Path | None = None
             if spec.link == "tcp":
                 server = TcpServer(instrument, host, ports.get(name, 0))
             else:
-                server = PtyServer(instrument, links.get(name))
+                link = links.get(name)
+                server = PtyServer(instrument, link)
             running[name] = await server.start()
             running.instruments[name] = instrument
             running.servers[name] = server
+            door = SimulationDoor(instrument, beside=Path(link) if link else None)
+            running.doors[name] = await door.start()
+            running.door_servers[name] = door
     except BaseException:
         await running.stop()
         raise
@@ -210,6 +225,8 @@ async def serve(
     if announce:
         for name, resource in running.items():
             print(f"{name} {resource}", flush=True)
+        for name, door in running.doors.items():
+            print(f"# {name} side door (simulation commands only) {door}", file=sys.stderr)
         print(f"# time scale {clock.scale:g}, origin {clock.origin:.3f}; Ctrl-C stops",
               file=sys.stderr, flush=True)
     await serve_until_stopped(running, stop)

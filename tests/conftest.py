@@ -22,6 +22,15 @@ from daq.clock import SimClock
 # other's locks of ptys that have since gone (a real lab's ports do not come and go).
 os.environ["LAMINA_LOCK_DIR"] = tempfile.mkdtemp(prefix="lamina-locks-")
 
+# Where `daq` commands started by tests look for a station: a port of this test process
+# bound but never listening, so a connection is refused (no station there, the command
+# runs one in-process) even when someone runs `daq run` on the default port beside the
+# tests. A test that wants a station sets DAQ_STATION_URL to that station's URL.
+_NO_STATION = socket.socket()
+_NO_STATION.bind(("127.0.0.1", 0))
+NO_STATION_URL = f"http://127.0.0.1:{_NO_STATION.getsockname()[1]}"
+os.environ["DAQ_STATION_URL"] = NO_STATION_URL
+
 #: Set by scripts/test (and so CI): a missing service is a failure, never a skip.
 REQUIRE_SERVICES = (
     os.environ.get("LAMINA_REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"
@@ -163,3 +172,63 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         where = Path(str(item.path)).relative_to(root).as_posix()
         if where.startswith(TIMING_SENSITIVE):
             item.add_marker(pytest.mark.timing)
+
+
+#: Real seconds before pytest-timeout's limit at which a test still running has the stacks
+#: of its asyncio tasks printed: the thread dump pytest-timeout makes shows only the loop
+#: waiting in select(), not which await never ended.
+TASK_DUMP_BEFORE_TIMEOUT_S = 60.0
+
+
+def _dump_asyncio_tasks(nodeid: str) -> None:
+    """Print every task of every running event loop with its stack (diagnosis of a hang)."""
+    import gc
+    import sys
+    import traceback
+
+    loops = [o for o in gc.get_objects()
+             if isinstance(o, asyncio.AbstractEventLoop) and o.is_running()]
+    print(f"\n+++ {nodeid} is still running: asyncio tasks of {len(loops)} running loop(s)",
+          file=sys.stderr)
+    for loop in loops:
+        try:
+            tasks = list(asyncio.all_tasks(loop))
+        except RuntimeError:  # the set changed under us; one more try
+            tasks = list(asyncio.all_tasks(loop))
+        for task in tasks:
+            print(f"--- {task.get_name()}: {task.get_coro()!r}", file=sys.stderr)
+            # The whole chain of awaits, outermost first (a task's own stack shows only
+            # its outermost coroutine).
+            awaited: Any = task.get_coro()
+            while awaited is not None:
+                frame = (getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+                         or getattr(awaited, "ag_frame", None))
+                if frame is not None:
+                    print("".join(traceback.format_stack(frame, limit=1)).rstrip(),
+                          file=sys.stderr)
+                awaited = (getattr(awaited, "cr_await", None)
+                           or getattr(awaited, "gi_yieldfrom", None)
+                           or getattr(awaited, "ag_await", None))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None
+                            ) -> Iterator[None]:
+    """Set-up, call and tear-down of one test, with the task dump armed."""
+    import threading
+
+    limit = float(item.config.getini("timeout") or 0)
+    marker = item.get_closest_marker("timeout")
+    if marker is not None and marker.args:
+        limit = float(marker.args[0])
+    timer = None
+    if limit > TASK_DUMP_BEFORE_TIMEOUT_S:
+        timer = threading.Timer(limit - TASK_DUMP_BEFORE_TIMEOUT_S, _dump_asyncio_tasks,
+                                args=(item.nodeid,))
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()

@@ -7,11 +7,15 @@ only the SHA-256 is stored.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,8 +28,13 @@ __all__ = ["ROLES", "AccountError", "Principal", "ensure_admin", "login_hint"]
 
 #: Tokens live this long unless asked otherwise (wall-clock seconds).
 DEFAULT_TOKEN_LIFETIME_S = 12 * 3600.0
+#: The longest a token may live (30 days: a service account renews monthly).
+MAX_TOKEN_LIFETIME_S = 30 * 24 * 3600.0
+#: The shortest (a token that expires before it is used is a mistake).
+MIN_TOKEN_LIFETIME_S = 60.0
 
 _hasher = PasswordHasher()
+T = TypeVar("T")
 
 
 class AccountError(Exception):
@@ -54,6 +63,27 @@ def role_rank(role: str) -> int:
 def hash_password(password: str) -> str:
     """The argon2 hash of ``password``."""
     return _hasher.hash(password)
+
+
+#: Where password hashes are computed: one thread beside the event loop. An argon2 hash
+#: is memory-hard CPU work (about 0.1–0.9 s here); on the loop it would stall acquisition,
+#: and more than one at a time would take the cores the instruments' polls need.
+_HASH_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2")
+
+
+@dataclass
+class HashCounters:
+    """How many argon2 computations this process made (for ``/metrics``)."""
+
+    computed: int = 0
+
+
+HASHES = HashCounters()
+
+
+async def _off_loop(fn: Callable[..., T], *args: str) -> T:
+    HASHES.computed += 1
+    return await asyncio.get_running_loop().run_in_executor(_HASH_POOL, fn, *args)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
@@ -85,7 +115,8 @@ async def add_user(
         raise AccountError(f"user {name!r} already exists")
     password = password or new_password()
     session.add(
-        User(name=name, password_hash=hash_password(password), role=role, created_ts=time.time())
+        User(name=name, password_hash=await _off_loop(hash_password, password), role=role,
+             created_ts=time.time())
     )
     await session.commit()
     return password
@@ -93,12 +124,36 @@ async def add_user(
 
 async def set_role(session: AsyncSession, name: str, role: str) -> None:
     """Change a user's role."""
-    role_rank(role)
+    await change_user(session, name, role=role)
+
+
+class UnknownUser(AccountError):
+    """No user of that name."""
+
+
+async def change_user(session: AsyncSession, name: str, role: str | None = None,
+                      disabled: bool | None = None) -> User:
+    """Change a user's role and/or disable or enable them. The last enabled admin cannot
+    be demoted or disabled: a station must always have someone who can manage it."""
+    if role is not None:
+        role_rank(role)
     user = await session.get(User, name)
     if user is None:
-        raise AccountError(f"no user {name!r}")
-    user.role = role
+        raise UnknownUser(f"no user {name!r}")
+    loses_admin = user.role == "admin" and not user.disabled and (
+        (role is not None and role != "admin") or disabled is True)
+    if loses_admin:
+        admins = await session.scalar(select(func.count()).select_from(User).where(
+            User.role == "admin", User.disabled.is_(False), User.name != name))
+        if not admins:
+            raise AccountError(f"{name!r} is the last enabled admin; make another user "
+                               f"admin first")
+    if role is not None:
+        user.role = role
+    if disabled is not None:
+        user.disabled = disabled
     await session.commit()
+    return user
 
 
 async def list_users(session: AsyncSession) -> list[User]:
@@ -111,9 +166,9 @@ async def authenticate(session: AsyncSession, name: str, password: str) -> Princ
     user = await session.get(User, name)
     if user is None or user.disabled:
         # Hash anyway so that a wrong name takes as long as a wrong password.
-        verify_password(dummy_password_hash(), password)
+        await _off_loop(verify_password, dummy_password_hash(), password)
         return None
-    if not verify_password(user.password_hash, password):
+    if not await _off_loop(verify_password, user.password_hash, password):
         return None
     return Principal(user.name, user.role)
 
@@ -123,13 +178,20 @@ async def issue_token(
     name: str,
     lifetime_s: float | None = DEFAULT_TOKEN_LIFETIME_S,
     label: str | None = None,
-) -> tuple[str, float | None]:
-    """A new bearer token for user ``name`` and its expiry (wall epoch seconds or None)."""
+) -> tuple[str, float]:
+    """A new bearer token for user ``name`` and its expiry (wall epoch seconds). Every
+    token expires: its lifetime must lie between one minute and
+    :data:`MAX_TOKEN_LIFETIME_S`."""
+    if lifetime_s is None or not MIN_TOKEN_LIFETIME_S <= lifetime_s <= MAX_TOKEN_LIFETIME_S:
+        asked = "no expiry" if lifetime_s is None else f"{lifetime_s / 3600:g} h"
+        raise AccountError(
+            f"a token lives between {MIN_TOKEN_LIFETIME_S / 60:g} min and "
+            f"{MAX_TOKEN_LIFETIME_S / 3600:g} h (asked: {asked})")
     if await session.get(User, name) is None:
         raise AccountError(f"no user {name!r}")
     token = secrets.token_urlsafe(32)
     now = time.time()
-    expires = now + lifetime_s if lifetime_s else None
+    expires = now + lifetime_s
     session.add(
         ApiToken(
             token_hash=token_digest(token),

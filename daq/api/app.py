@@ -20,10 +20,10 @@ from daq.api import accounts
 from daq.api.audit import AuditCounters, AuditMiddleware
 from daq.api.errors import install_error_handlers
 from daq.api.extensions import include_area_routers
+from daq.api.guard import BodyGuard
 from daq.api.routers import (
     alarms,
     auth,
-    campaigns,
     engine,
     instruments,
     press,
@@ -36,6 +36,7 @@ from daq.api.routers import (
 )
 from daq.api.schemas import declare_recipe_windows
 from daq.api.stream import StreamHub
+from daq.api.throttle import LoginThrottle
 from daq.station.interface import Station
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -94,10 +95,13 @@ def create_app(
     app.state.sessions = sessions
     app.state.stream_hub = hub
     app.state.audit_counters = counters
+    app.state.login_throttle = LoginThrottle()
+    # Added first, so it runs inside the audit: a refused body is audited too.
+    app.add_middleware(BodyGuard)
     app.add_middleware(AuditMiddleware, sessions=sessions, clock=station.clock, counters=counters)
     install_error_handlers(app)
     for module in (system, auth, instruments, alarms, recipes, press, engine, runs, queue,
-                   samples, campaigns, stream):
+                   samples, stream):
         app.include_router(module.router)
     include_area_routers(app)
     install_recipe_windows_in_schema(app)

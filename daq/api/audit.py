@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from daq.api.texts import MAX_JSON_DEPTH, json_depth, storable, storable_text
 from daq.clock import SimClock
 from daq.storage.models import AuditLog
 
@@ -69,11 +70,11 @@ def note_detail(conn: HTTPConnection, **detail: Any) -> None:
 
 def redacted_json(body: bytes) -> Any:
     """The JSON request body with secrets (passwords) masked; None if not JSON."""
-    if not body:
+    if not body or json_depth(body) > MAX_JSON_DEPTH:
         return None
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if isinstance(data, dict):
         data = {k: ("***" if "password" in k.lower() else v) for k, v in data.items()}
@@ -149,16 +150,22 @@ class AuditMiddleware:
             # Refused before the route ran: name the target from the request itself.
             params = {k: request[k] for k in ("name", "username", "recipe_name") if k in request}
         target = notes.get("target") or next(iter(params.values()), None) or scope.get("path")
+        # Whatever the request carried (a lone surrogate, a NUL) is stored as an escape:
+        # the audit log must stay writable and readable after any request.
+        user = notes.get("user")
+        from_state = notes.get("from_state")
         row = AuditLog(
             ts=self.clock.now(),
             wall_ts=time.time(),
-            user=notes.get("user"),
-            action=notes.get("action") or declared or f"{scope['method']} {path_template}",
-            target=str(target)[:128],
-            from_state=notes.get("from_state"),
-            detail={"method": scope["method"], "path": scope.get("path", ""),
-                    "status": status_code, **notes.get("detail", {}),
-                    **({"request": request} if status_code >= 400 and request else {})},
+            user=storable_text(str(user))[:64] if user is not None else None,
+            action=storable_text(str(notes.get("action") or declared
+                                     or f"{scope['method']} {path_template}"))[:64],
+            target=storable_text(str(target))[:128],
+            from_state=storable_text(str(from_state))[:32] if from_state is not None else None,
+            detail=storable({"method": scope["method"], "path": scope.get("path", ""),
+                             "status": status_code, **notes.get("detail", {}),
+                             **({"request": request} if status_code >= 400 and request
+                                else {})}),
             result=result_of(status_code),
         )
         try:

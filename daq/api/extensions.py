@@ -19,6 +19,7 @@ AREA_ROUTERS: dict[str, str] = {
     "daq.api.routers.laser": "daq.storage.laser_models",
     "daq.api.routers.peel": "daq.storage.peel_models",
     "daq.api.routers.aging": "daq.storage.aging_models",
+    "daq.api.routers.campaigns": "daq.storage.campaign_models",
 }
 
 

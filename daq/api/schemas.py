@@ -109,6 +109,14 @@ class RunStarted(BaseModel):
     status: str = "RUNNING"
 
 
+class AbortIn(BaseModel):
+    """Why a client aborts a run (optional; added to the run's reason)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=200)
+
+
 class AbortOut(BaseModel):
     """The answer to an abort request."""
 
@@ -334,6 +342,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         403: "logged in, but the role is too low",
         404: "no such resource",
         409: "conflicts with the current state (busy, not live, read-only)",
+        413: "request body over the size limit",
+        429: "too many attempts; wait as many seconds as Retry-After says",
     }
     return {code: {"model": ErrorOut, "description": words[code]} for code in codes}
 
@@ -386,6 +396,8 @@ class SpecimenIn(BaseModel):
     sample_id: str | None = Field(default=None, min_length=1, max_length=64,
                                   description="its sample (needed without a laminate)")
     width_mm: float = Field(default=3.0, ge=0.5, le=25.0, description="strip width, mm")
+    aging_hours: float = Field(default=0.0, ge=0.0, le=100_000.0,
+                               description="hours at 150 °C it has already had (0: as made)")
 
 
 class RunKindOut(BaseModel):

@@ -13,8 +13,9 @@ import asyncio
 
 from daq.campaign.model import Campaign
 from daq.campaign.params import definition_sha256
-from daq.campaign.runner import CampaignRunner, CampaignStepFailed
+from daq.campaign.runner import CampaignRunner, CampaignStepFailed, Progress
 from daq.campaign.state import CampaignMismatch, ClockAnchor, open_campaign, save_clock
+from daq.messages import RunEvent
 from daq.record import RunInfo, new_run_id
 from daq.station.errors import Refused
 from daq.station.interface import Station
@@ -39,12 +40,26 @@ class CampaignProcedure:
         self._instruments = instruments
         self.operator = operator
         self._run_id = new_run_id(KIND)
-        self.runner = CampaignRunner(station, campaign, parent=self._run_id)
+        self.runner = CampaignRunner(station, campaign, parent=self._run_id,
+                                     on_progress=self._progress)
+        self._shown: tuple[int, int, str, int] | None = None
         if operator is not None:  # whoever started it, not the file's default name
             self.runner.operator = operator
         self._task: asyncio.Task[None] | None = None
         self._abort_reason: str | None = None
         self._reason: str | None = None
+
+    def _progress(self, p: Progress) -> None:
+        """Where the campaign is, on the bus for the live stream (not recorded: its steps
+        are runs with their own records); once per step, and per ten hours of aging."""
+        aging_h = -1 if p.aging_h is None else int(p.aging_h // 10)
+        shown = (p.total, p.done, p.current, aging_h)
+        if shown == self._shown:
+            return
+        self._shown = shown
+        self.station.bus.publish(RunEvent(self._run_id, self.station.clock.now(), "progress", {
+            "steps": p.total, "steps_done": p.done, "current": p.current,
+            "aging_h": p.aging_h, "aging_target_h": p.aging_target_h}))
 
     @property
     def run_id(self) -> str:

@@ -44,3 +44,21 @@ def settings_on_clock(settings: Settings, anchor: ClockAnchor | None, scale: flo
     origin = continuous_origin(sim_now, now_wall, anchor.scale)
     return settings.model_copy(update={"time_scale": anchor.scale, "time_origin": origin}), \
         current
+
+
+async def resumed_clock(settings: Settings, campaign_id: str, scale: float) -> Settings:
+    """``settings`` for a station started to carry out campaign ``campaign_id``: its clock
+    continues the campaign's stored time line (or starts now at ``scale``), so that a
+    campaign resumed by a new process never runs simulated time backwards."""
+    from daq.campaign.state import get_campaign
+    from daq.storage.database import create_engine, session_factory, upgrade
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        row = await get_campaign(session_factory(engine), campaign_id)
+    finally:
+        await engine.dispose()
+    anchor = None if row is None else ClockAnchor(row.clock_sim_ts, row.clock_wall_ts,
+                                                  row.clock_scale)
+    return settings_on_clock(settings, anchor, scale)[0]

@@ -30,6 +30,7 @@ GROUPS: dict[str, tuple[str, str]] = {
 #: Single commands: name → (module with ``register(app)``, short help).
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("daq.cli.service", "Run the station: instruments, storage, MQTT, dashboard."),
+    "login": ("daq.cli.login", "Log in to the station; the token is kept for the commands."),
     "instruments": ("daq.cli.service", "Identify each instrument and show its health."),
     "report": ("daq.cli.report", "Write the HTML report of a campaign."),
 }

@@ -1,36 +1,41 @@
-"""`daq aging`: start, resume, watch and pull specimens from a 1000-hour aging run.
+"""`daq aging`: start, follow and pull specimens from a 1000-hour aging run.
 
-The run is kept in the station database (``DAQ_DATABASE_URL`` / ``--config``), migrated to
-the current schema first. ``start`` and ``resume`` drive the run in the foreground with a
-progress bar; Ctrl-C (or ``--detach``) leaves it RUNNING, to be resumed by ``daq aging
-resume`` or by the service. The oven is ``--resource``, else the configured instrument with
-driver ``aging_oven``, else an oven simulator started inside this process.
+``start`` runs through the station at ``DAQ_STATION_URL`` (or, when none answers, the
+same station in-process: ``--resource``, the configured oven, or the oven simulator):
+``POST /api/runs`` with ``kind=aging_run``, a progress bar fed by the station's stream
+until the specimens have their hours, then the stored status. Ctrl-C aborts the run;
+``--detach`` starts it and returns (a running station goes on; an in-process one
+suspends it on the way out, to be resumed by ``daq run`` or ``daq aging resume``).
+``resume`` follows RUNNING runs through a station that resumes them (back-filling the gap
+from the oven log). ``status`` and ``pullout`` read and write the station database
+(``DAQ_DATABASE_URL`` / ``--config``) through :mod:`daq.aging.store`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from daq.aging.accounting import AgingPlan
+from daq.aging.params import AgingRunParams
 from daq.aging.store import AgingError, Sessions, record_pullout, status
+from daq.cli.loop import run as run_loop
+from daq.cli.through_station import follow_run, instrument_at, open_station, with_only
+from daq.client import NotFound, Refused, StationError, StreamEvent, StreamMessage
 from daq.clock import SimClock, iso
 from daq.config import Settings, load_settings
 from daq.messages import RunEvent
-from daq.procedures.aging_run import AgingRunner
 from daq.station.errors import InstrumentClaimed
-from drivers.aging_oven import AgingOven
-from drivers.errors import InstrumentError
 
 app = typer.Typer(
     help="Aging oven: start, watch and pull specimens from a 1000-hour run.", no_args_is_help=True
@@ -39,6 +44,7 @@ app = typer.Typer(
 T = TypeVar("T")
 _err = Console(stderr=True)
 _out = Console()
+DRIVER = "aging_oven"
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="daq.toml (default: DAQ_CONFIG)")]
 UrlOpt = Annotated[str | None, typer.Option("--url", help="database URL (default: settings)")]
@@ -46,131 +52,122 @@ RunOpt = Annotated[str | None, typer.Option("--run", help="aging run id (default
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
-@dataclass
-class Station:
-    """What a command needs: settings, clock, sessions and a recorder on the database."""
-
-    settings: Settings
-    clock: SimClock
-    sessions: Sessions
-
-
-@contextlib.asynccontextmanager
-async def _station(config: Path | None, url: str | None) -> AsyncIterator[Station]:
-    from daq.storage.database import create_engine, session_factory, upgrade
-
-    settings = load_settings(config)
-    db_url = url or settings.database_url
-    await upgrade(db_url)
-    engine = create_engine(db_url)
-    try:
-        clock = SimClock(scale=settings.time_scale, origin=settings.time_origin)
-        yield Station(settings, clock, session_factory(engine))
-    finally:
-        await engine.dispose()
+def _fail(message: str, code: int) -> typer.Exit:
+    _err.print(f"[red]error:[/red] {message}", soft_wrap=True)
+    return typer.Exit(code)
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a command; errors become one line on stderr and exit 1, never a traceback."""
+    """Run a command; errors become one line on stderr, never a traceback."""
     try:
-        return asyncio.run(main())
-    except InstrumentClaimed as exc:  # another station controls the oven: nothing opened
-        _err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    except (AgingError, InstrumentError, ValueError) as exc:
-        _err.print(f"[red]error:[/red] {exc}")
+        return run_loop(main())
+    except typer.Exit:
+        raise
+    except (InstrumentClaimed, Refused, NotFound) as exc:  # refused: nothing moved
+        raise _fail(str(exc), 2) from None
+    except (AgingError, StationError, ValueError, OSError) as exc:
+        raise _fail(str(exc), 1) from None
     except KeyboardInterrupt:
-        _err.print("interrupted: the run stays RUNNING; `daq aging resume` continues it")
+        _err.print("interrupted")
         raise typer.Exit(130) from None
     except Exception as exc:  # no traceback for an operator
-        _err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
-    raise typer.Exit(1)
+        raise _fail(f"{type(exc).__name__}: {exc}", 1) from None
 
 
-def _recorder(st: Station) -> Any:
-    from daq.storage.recorder import DbRecorder
-
-    return DbRecorder(st.sessions, None, prefix=st.settings.mqtt_prefix,
-                      station=st.settings.station, clock=st.clock)
-
-
-@contextlib.asynccontextmanager
-async def _oven_source(st: Station, name: str, resource: str | None
-                       ) -> AsyncIterator[tuple[str, Callable[[str, str], AgingOven]]]:
-    """The oven's resource string and a factory of drivers (starting a simulator if none)."""
-    configured = {n: c for n, c in st.settings.instruments.items() if c.driver == "aging_oven"}
-    sims = None
-    timeout_s, baudrate = 2.0, 9600
-    cfg = configured.get(name) or (next(iter(configured.values())) if configured else None)
-    if cfg is not None:
-        timeout_s, baudrate = cfg.timeout_s, cfg.baudrate
-        resource = resource or cfg.address()
-    if resource is None:
-        from simulators.clock import Clock
-        from simulators.registry import start_simulators
-
-        sims = await start_simulators(["oven"], Clock(st.clock.scale, st.clock.origin))
-        resource = sims["oven"]
-        _err.print(f"no oven configured: using a simulated oven at {resource}")
-    chosen = resource
-    drivers: dict[str, AgingOven] = {}
-
-    def factory(_name: str, res: str) -> AgingOven:
-        target = res if (res and sims is None) else chosen
-        if target not in drivers:
-            drivers[target] = AgingOven(target, timeout=timeout_s, baudrate=baudrate)
-        return drivers[target]
-
-    from daq.station.ownership import station_claims
-
-    try:
-        # Refused, naming the holder, while a station controls this oven.
-        async with station_claims(st.sessions, st.settings, {name: chosen}):
-            yield chosen, factory
-    finally:
-        for drv in drivers.values():
-            await drv.close()
-        if sims is not None:
-            await sims.stop()
+def fallback_settings(config: Path | None, url: str | None, oven: str | None,
+                      resource: str | None) -> Settings:
+    """The settings of this command's own station: only its oven."""
+    return with_only(load_settings(config, database_url=url), DRIVER, oven, resource, "oven1",
+                     poll_interval_s=1.0)
 
 
-async def _drive(runner: AgingRunner, run_ids: list[str], as_json: bool,
-                 detach: bool) -> None:
-    """Show progress until the runs complete (or return at once with ``detach``)."""
-    if detach:
-        await runner.stop()
-        for rid in run_ids:
-            _out.print(f"{rid} RUNNING (detached; the service or `daq aging resume` goes on)")
-        return
-    try:
-        if as_json:
-            await asyncio.gather(*(runner.wait(r) for r in run_ids))
-        else:
-            await _progress(runner, run_ids)
-    finally:
-        await runner.stop()
+class AgingProgress:
+    """A progress bar of one aging run: hours in tolerance of the target, out of
+    tolerance, unmonitored, excursions and the next pull-out (from its progress events)."""
+
+    def __init__(self, run_id: str, target_h: float, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"), BarColumn(),
+            TextColumn("{task.completed:.1f}/{task.total:.0f} h in tolerance"),
+            TextColumn("{task.fields[extra]}"), TimeElapsedColumn(), console=console)
+        self._run_id, self._target_h = run_id, target_h
+        self._bar: TaskID | None = None
+
+    def __enter__(self) -> AgingProgress:
+        self._progress.start()
+        self._bar = self._progress.add_task(self._run_id, total=self._target_h, extra="")
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._progress.stop()
+
+    def update(self, message: StreamMessage) -> None:
+        """Move the bar on a progress event."""
+        if not (isinstance(message, StreamEvent) and message.kind == "progress"
+                and self._bar is not None):
+            return
+        d = message.data
+        hours = {k: float(v) for k in ("in_tolerance_h", "out_of_tolerance_h", "unmonitored_h")
+                 if isinstance(v := d.get(k), int | float)}
+        if "in_tolerance_h" not in hours:
+            return
+        nxt = d.get("next_pullout_h")
+        extra = (f"out {hours.get('out_of_tolerance_h', 0.0):.1f} h · unmonitored "
+                 f"{hours.get('unmonitored_h', 0.0):.1f} h · excursions {d.get('excursions', 0)}"
+                 + (f" · next pull-out {nxt:g} h" if isinstance(nxt, int | float) else ""))
+        self._progress.update(self._bar, completed=hours["in_tolerance_h"], extra=extra)
 
 
-async def _progress(runner: AgingRunner, run_ids: list[str]) -> None:
-    columns = (TextColumn("{task.description}"), BarColumn(),
-               TextColumn("{task.completed:.1f}/{task.total:.0f} h in tolerance"),
-               TextColumn("{task.fields[extra]}"), TimeElapsedColumn())
-    with Progress(*columns, console=_out) as bar:
-        tasks = {r: bar.add_task(r, total=runner.runs[r].acc.plan.target_h, extra="")
-                 for r in run_ids}
-        while True:
-            for rid, task in tasks.items():
-                acc = runner.runs[rid].acc
-                nxt = acc.next_pullout_h()
-                extra = (f"out {acc.out_of_tolerance_s / 3600:.1f} h · unmonitored "
-                         f"{acc.unmonitored_s / 3600:.1f} h · excursions {acc.excursion_count}"
-                         + (f" · next pull-out {nxt:g} h" if nxt is not None else ""))
-                bar.update(task, completed=acc.in_tolerance_h, extra=extra)
-            if all(runner.tasks[r].done() for r in run_ids):
-                break
-            await asyncio.sleep(0.2)
-    for rid in run_ids:
-        runner.tasks[rid].result()  # raise what a run died of
+async def _start(params: AgingRunParams, fallback: Settings, resource: str | None,
+                 detach: bool, as_json: bool) -> tuple[str, str, dict[str, Any]]:
+    """Start the run; follow it unless ``detach``: (run id, status, stored status)."""
+    async with open_station(lambda: fallback) as (station, in_process):
+        if resource is not None and not in_process:
+            name = await instrument_at(station, DRIVER, resource, "oven")
+            params = params.model_copy(update={"oven": name})
+        describe = (f"{params.setpoint_c:g} ± {params.tolerance_c:g} °C for "
+                    f"{params.hours:g} h, {len(params.specimen_ids)} specimens")
+        if detach:
+            started = await station.start_run("aging_run", params)
+            where = ("the station goes on" if not in_process
+                     else "suspended as this command ends: `daq run` or `daq aging resume` "
+                     "goes on")
+            _out.print(f"{started.run_id} RUNNING (detached; {where})")
+            return started.run_id, "RUNNING", {}
+        view = _LazyProgress(params.hours, enabled=not as_json)
+        followed = await follow_run(station, lambda: station.start_run("aging_run", params),
+                                    view, what="the oven",
+                                    in_process=in_process,
+                                    header=None if as_json else f"aging run: {describe}")
+        record = followed.record
+        report = await station.aging_status(record.id)
+    return record.id, record.status, dict(report)
+
+
+class _LazyProgress:
+    """The aging progress bar, made once the run's id is known (the first message)."""
+
+    def __init__(self, target_h: float, *, enabled: bool) -> None:
+        self._target_h = target_h
+        self._enabled = enabled
+        self._bar: AgingProgress | None = None
+
+    def __enter__(self) -> _LazyProgress:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(exc_type, exc, tb)
+
+    def update(self, message: StreamMessage) -> None:
+        if not self._enabled:
+            return
+        if self._bar is None and isinstance(message, StreamEvent):
+            self._bar = AgingProgress(message.run_id, self._target_h, _out).__enter__()
+        if self._bar is not None:
+            self._bar.update(message)
 
 
 @app.command("start")
@@ -183,9 +180,11 @@ def start(
                        ] = "250,500,1000",
     alarm_after_min: Annotated[float, typer.Option(
         help="alarm when an excursion lasts longer than this (simulated minutes)")] = 30.0,
-    oven: Annotated[str, typer.Option(help="oven instrument name")] = "oven1",
+    oven: Annotated[str | None, typer.Option(
+        help="oven instrument name (default: the station's first; oven1)")] = None,
     resource: Annotated[str | None, typer.Option(help="oven VISA resource")] = None,
-    operator: Annotated[str | None, typer.Option(help="who starts the run")] = None,
+    operator: Annotated[str | None, typer.Option(
+        help="ignored: the station records the run under the user you logged in as")] = None,
     detach: Annotated[bool, typer.Option(help="record the start and return")] = False,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
@@ -193,61 +192,101 @@ def start(
 ) -> None:
     """Put specimens in the oven and run until they have the target hours in tolerance."""
     try:
-        pullouts = tuple(float(p) for p in pullout.split(",") if p.strip())
-        plan = AgingPlan(setpoint_c=setpoint, tolerance_c=tolerance, target_h=hours,
-                         pullouts_h=pullouts, alarm_after_s=alarm_after_min * 60)
-    except ValueError as exc:
-        _err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        pullouts = [float(p) for p in pullout.split(",") if p.strip()]
+        params = AgingRunParams(
+            specimen_ids=list(specimen), setpoint_c=setpoint, tolerance_c=tolerance,
+            hours=hours, pullouts_h=pullouts, alarm_after_min=alarm_after_min,
+            oven=oven if resource is None else (oven or "oven1"))
+        fallback = fallback_settings(config, url, oven, resource)
+    except ValidationError as exc:
+        raise _fail("; ".join(e["msg"].removeprefix("Value error, ")
+                              for e in exc.errors()), 2) from None
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc), 2) from None
+    _, outcome, report = _run(lambda: _start(params, fallback, resource, detach, as_json))
+    if detach:
+        return
+    if as_json:
+        _out.print_json(json.dumps(report))
+    else:
+        _print_status(report)
+    if outcome != "DONE":
+        raise typer.Exit(130 if outcome == "ABORTED" else 1)
 
-    async def main() -> None:
-        async with _station(config, url) as st, _oven_source(st, oven, resource) as (res, ovens):
-            runner = AgingRunner(ovens=ovens, clock=st.clock, recorder=_recorder(st),
-                                 sessions=st.sessions)
-            rid = await runner.start(plan, list(specimen), oven_name=oven, resource=res,
-                                     operator=operator)
-            if not as_json:
-                started = runner.runs[rid].acc.started_ts
-                _out.print(f"aging run {rid} started at {iso(started)}: "
-                           f"{setpoint:g} ± {tolerance:g} °C for {hours:g} h, "
-                           f"{len(specimen)} specimens")
-            await _drive(runner, [rid], as_json, detach)
-            if as_json:
-                _out.print_json(json.dumps(await status(st.sessions, rid)))
-            elif not detach:
-                _print_status(await status(st.sessions, rid))
 
-    _run(main)
+async def _resume(fallback: Settings, run: str | None, as_json: bool) -> list[dict[str, Any]]:
+    async with open_station(lambda: fallback, background=True) as (station, _), \
+            station.stream() as live:
+        ids = [run] if run else [r.id for r in (await station.runs(
+            kind="aging_run", status="RUNNING")).items]
+        if not ids:
+            raise AgingError("no aging run is RUNNING")
+        pending = {rid for rid in ids if not (await station.run(rid)).ended}
+        bars = {}
+        for rid in pending if not as_json else ():
+            target = (await station.aging_status(rid)).get("target_h")
+            bars[rid] = AgingProgress(rid, float(target) if isinstance(target, int | float)
+                                      else 1000.0, _out)
+        with contextlib.ExitStack() as shown:
+            for bar in bars.values():
+                shown.enter_context(bar)
+            async for message in live.messages():
+                if isinstance(message, StreamEvent) and message.run_id in pending:
+                    if message.run_id in bars:
+                        bars[message.run_id].update(message)
+                    if message.is_end:
+                        pending.discard(message.run_id)
+                if not pending:
+                    break
+        return [dict(await station.aging_status(rid)) for rid in ids]
 
 
 @app.command("resume")
 def resume(run: RunOpt = None, resource: Annotated[str | None, typer.Option(
-        help="oven VISA resource (default: the run's)")] = None,
+        help="oven VISA resource, for an in-process station (see `daq aging status`)")] = None,
         as_json: JsonOpt = False, config: ConfigOpt = None, url: UrlOpt = None) -> None:
-    """Continue RUNNING aging runs in the foreground, back-filling the gap from the oven log."""
+    """Follow RUNNING aging runs to their end in a station that resumes them (back-filling
+    the gap from the oven log)."""
+    try:
+        fallback = fallback_settings(config, url, None, resource)
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc), 2) from None
+    for report in _run(lambda: _resume(fallback, run, as_json)):
+        if as_json:
+            _out.print_json(json.dumps(report))
+        else:
+            _print_status(report)
 
-    async def main() -> None:
-        async with _station(config, url) as st:
-            from daq.aging.store import load_accountant, running_ids
 
-            ids = [run] if run else await running_ids(st.sessions)
-            if not ids:
-                raise AgingError("no aging run is RUNNING")
-            row, _ = await load_accountant(st.sessions, ids[0])
-            async with _oven_source(st, row.oven, resource or row.resource) as (_, ovens):
-                runner = AgingRunner(ovens=ovens, clock=st.clock, recorder=_recorder(st),
-                                     sessions=st.sessions)
-                for rid in ids:
-                    await runner.resume(rid)
-                await _drive(runner, ids, as_json, detach=False)
-            for rid in ids:
-                report = await status(st.sessions, rid)
-                if as_json:
-                    _out.print_json(json.dumps(report))
-                else:
-                    _print_status(report)
+@dataclass
+class _Db:
+    """What ``status`` and ``pullout`` need: settings, clock and database sessions."""
 
-    _run(main)
+    settings: Settings
+    clock: SimClock
+    sessions: Sessions
+
+
+@contextlib.asynccontextmanager
+async def _station(config: Path | None, url: str | None) -> AsyncIterator[_Db]:
+    from daq.storage.database import create_engine, session_factory, upgrade
+
+    settings = load_settings(config)
+    db_url = url or settings.database_url
+    await upgrade(db_url)
+    engine = create_engine(db_url)
+    try:
+        clock = SimClock(scale=settings.time_scale, origin=settings.time_origin)
+        yield _Db(settings, clock, session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+def _recorder(st: _Db) -> Any:
+    from daq.storage.recorder import DbRecorder
+
+    return DbRecorder(st.sessions, None, prefix=st.settings.mqtt_prefix,
+                      station=st.settings.station, clock=st.clock)
 
 
 @app.command("status")

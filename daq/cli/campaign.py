@@ -1,26 +1,32 @@
 """`daq campaign run FILE` / `daq campaign status FILE`: the lab's whole Table 1 workflow.
 
-``run`` carries the campaign out through one station (the simulators in-process when no
-instruments are configured), with a progress display; stopped (Ctrl-C, a crash, a
-kill) and run again, it resumes where it stopped. ``status`` shows every step.
-Exit codes: 0 done, 1 a step failed or an error, 2 a bad campaign file, 130 Ctrl-C.
+``run`` carries the campaign out through the station at ``DAQ_STATION_URL`` (``POST
+/api/runs`` with ``kind=campaign`` and the file's content), or, when none answers, the
+same station in-process (the simulators when no instruments are configured) on the
+campaign's own clock; a progress bar follows its steps; the reproduced table comes from
+the station (``GET /api/campaigns/{id}``). Stopped (Ctrl-C, a crash, a kill) and run
+again, it resumes where it stopped. ``status`` shows every step (from the database).
+Exit codes: 0 done, 1 a step failed or an error, 2 a bad campaign file, 130 Ctrl-C,
+143 SIGTERM.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import signal
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from daq.campaign.model import Campaign, CampaignFileError, load_campaign
+from daq.cli.loop import run as run_loop
+from daq.cli.output import operator_errors
+from daq.cli.through_station import Followed, ProgressView, follow_run, open_station
+from daq.client import CampaignRecord, NotFound, Station, StreamEvent, StreamMessage
 from daq.config import Settings, load_settings
 
 app = typer.Typer(help="Campaigns: carry out the lab's whole workflow (Table 1), resumable.",
@@ -54,114 +60,86 @@ def _campaign(path: Path) -> tuple[Campaign, str]:
         _fail(str(exc), 2)
 
 
-def _run(coro: Any) -> Any:
-    """Run a command; what an operator can meet becomes one line, never a traceback."""
-    from daq.campaign.runner import CampaignStepFailed
-    from daq.campaign.state import CampaignMismatch, UnknownCampaign
-    from daq.campaign.station import StationIncomplete
-    from daq.recipes import RecipeError
-    from drivers.errors import InstrumentError
+class CampaignProgress(ProgressView):
+    """Steps done of the campaign, the step under way, the aging hours (its progress
+    events)."""
 
-    try:
-        return asyncio.run(coro)
-    except typer.Exit:
-        raise
-    except KeyboardInterrupt:
-        _fail("interrupted: run the same command again to resume", 130)
-    except asyncio.CancelledError:  # SIGTERM: stopped cleanly (procedures made safe)
-        _fail("stopped: run the same command again to resume", 143)
-    except CampaignStepFailed as exc:
-        _fail(f"{exc} — the campaign stops here; run the same command again to retry it")
-    except (CampaignMismatch, UnknownCampaign, StationIncomplete, RecipeError) as exc:
-        _fail(str(exc.args[0]) if exc.args else str(exc), 2)
-    except InstrumentError as exc:
-        _fail(f"{type(exc).__name__}: {exc}")
-    except OSError as exc:
-        _fail(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
-    except Exception as exc:
-        if os.environ.get("DAQ_DEBUG") == "1":
-            raise
-        _fail(f"{type(exc).__name__}: {exc} (DAQ_DEBUG=1 shows the traceback)")
+    def __init__(self, campaign_id: str, show: bool) -> None:
+        super().__init__(Progress(TextColumn("{task.description}"), BarColumn(),
+                                  MofNCompleteColumn(), TextColumn("{task.fields[extra]}"),
+                                  TimeElapsedColumn(), console=_err, disable=not show,
+                                  transient=False))
+        self._bar = self.progress.add_task(f"campaign {campaign_id}", total=None, extra="")
+
+    def update(self, message: StreamMessage) -> None:
+        """Move the bar on a progress event."""
+        if not (isinstance(message, StreamEvent) and message.kind == "progress"):
+            return
+        d = message.data
+        total, done, extra = d.get("steps"), d.get("steps_done"), str(d.get("current") or "")
+        aging_h, target_h = d.get("aging_h"), d.get("aging_target_h")
+        if extra == "aging" and isinstance(aging_h, int | float):
+            target = target_h if isinstance(target_h, int | float) else 0
+            extra = f"aging {aging_h:.0f}/{target:g} h in tolerance"
+        self.progress.update(self._bar, total=total if isinstance(total, int) else None,
+                              completed=done if isinstance(done, int) else 0, extra=extra)
 
 
-async def _stored_anchor(settings: Settings, campaign_id: str) -> Any:
-    from daq.campaign.state import ClockAnchor, get_campaign
-    from daq.storage.database import create_engine, session_factory, upgrade
+class Table1Row(BaseModel):
+    """One lot of the reproduced table, as the station gives it."""
 
-    engine = create_engine(settings.database_url)
-    try:
-        await upgrade(engine)
-        row = await get_campaign(session_factory(engine), campaign_id)
-    finally:
-        await engine.dispose()
-    if row is None:
-        return None
-    return ClockAnchor(row.clock_sim_ts, row.clock_wall_ts, row.clock_scale)
+    model_config = ConfigDict(extra="ignore")
+
+    lot: str
+    no_film: bool = False
+    peel_as_made_n_per_cm: float | None = None
+    patent_as_made_n_per_cm: float | None = None
+    peel_aged_n_per_cm: float | None = None
+    patent_aged_n_per_cm: float | None = None
+    laser_grade: str | None = None
+    patent_laser_grade: str | None = None
 
 
-async def _carry_out(path: Path, campaign: Campaign, sha: str, settings: Settings,
-                     quiet: bool) -> str:
-    from daq.campaign.runner import CampaignRunner
-    from daq.campaign.runner import Progress as Where
-    from daq.campaign.state import open_campaign, save_clock
-    from daq.campaign.station import settings_on_clock
-    from daq.service import Lab
+async def _carry_out(campaign: Campaign, settings: Settings, quiet: bool
+                     ) -> tuple[Followed, CampaignRecord | None]:
+    async def on_its_clock(base: Settings) -> Settings:
+        from daq.campaign.station import resumed_clock
 
-    task = asyncio.current_task()
-    if task is not None:  # SIGTERM stops like Ctrl-C: procedures to safe state, state kept
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    stored = await _stored_anchor(settings, campaign.id)
-    settings, anchor = settings_on_clock(settings, stored, campaign.time.press_scale)
-    async with Lab(settings) as lab:
-        _, created = await open_campaign(lab.sessions, campaign, sha, str(path), anchor)
-        if not created:
-            await save_clock(lab.sessions, campaign.id, anchor)
-        for run in lab.interrupted:
-            _err.print(f"[yellow]run {run.run_id} ({run.kind}) was cut short: closed "
-                       f"INTERRUPTED with {run.readings_stored} readings; its step is "
-                       "redone[/]", soft_wrap=True)
-        if not created and not quiet:
+        return await resumed_clock(base, campaign.id, campaign.time.press_scale)
+
+    async with open_station(lambda: settings, prepare=on_its_clock) as (station, in_process):
+        if not quiet and await _on_record(station, campaign.id):
             _err.print(f"resuming campaign {campaign.id}")
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[extra]}"), TimeElapsedColumn())
-        with Progress(*columns, console=_err, disable=quiet, transient=False) as bar:
-            steps = bar.add_task(f"campaign {campaign.id}", total=None, extra="")
-
-            def show(p: Where) -> None:
-                extra = p.current
-                if p.current == "aging" and p.aging_h is not None:
-                    extra = f"aging {p.aging_h:.0f}/{p.aging_target_h or 0:g} h in tolerance"
-                bar.update(steps, total=p.total, completed=p.done, extra=extra)
-
-            runner = CampaignRunner(lab, campaign, on_progress=show)
-            await runner.run()
-    return campaign.id
+        followed = await follow_run(
+            station, lambda: station.start_run("campaign", campaign),
+            CampaignProgress(campaign.id, show=not quiet), what="the instruments",
+            in_process=in_process)
+        record = (await station.campaign(campaign.id)
+                  if followed.record.status == "DONE" else None)
+    return followed, record
 
 
-async def _table(settings: Settings, campaign_id: str) -> Any:
-    from daq.report.data import load_report_data
-    from daq.storage.database import create_engine, session_factory, upgrade
-
-    engine = create_engine(settings.database_url)
+async def _on_record(station: Station, campaign_id: str) -> bool:
     try:
-        await upgrade(engine)
-        return await load_report_data(session_factory(engine), campaign_id, with_traces=False)
-    finally:
-        await engine.dispose()
+        await station.campaign(campaign_id)
+    except NotFound:
+        return False
+    return True
 
 
-def _print_table(data: Any) -> None:
-    t = Table(title=f"Table 1 reproduced — campaign {data.campaign_id} (N/cm; patent in "
+def _print_table(record: CampaignRecord) -> None:
+    t = Table(title=f"Table 1 reproduced — campaign {record.id} (N/cm; patent in "
                     "brackets)", title_justify="left")
     for col in ("lot", "as made", "after aging", "laser"):
         t.add_column(col, no_wrap=True, justify="left" if col == "lot" else "right")
-    for row in data.table:
+    for row in (Table1Row.model_validate(r) for r in record.table):
         if row.no_film:
             t.add_row(row.lot, "no film", "no film", "—")
             continue
-        t.add_row(row.lot, f"{_num(row.as_made.mean)} ({_num(row.expected_as_made, 0)})",
-                  f"{_num(row.aged.mean)} ({_num(row.expected_aged, 0)})",
-                  f"{row.laser_grade or '—'} ({row.expected_grade or '—'})")
+        t.add_row(row.lot,
+                  f"{_num(row.peel_as_made_n_per_cm)} ({_num(row.patent_as_made_n_per_cm, 0)})",
+                  f"{_num(row.peel_aged_n_per_cm)} ({_num(row.patent_aged_n_per_cm, 0)})",
+                  f"{row.laser_grade or '—'} ({row.patent_laser_grade or '—'})")
     _out.print(t)
 
 
@@ -173,18 +151,22 @@ def _num(value: float | None, digits: int = 2) -> str:
 def run(path: FileArg, config: ConfigOpt = None, url: UrlOpt = None,
         as_json: JsonOpt = False) -> None:
     """Carry out the campaign (or resume it where it stopped)."""
-    campaign, sha = _campaign(path)
+    campaign, _ = _campaign(path)
     settings = _settings(config, url)
-
-    async def main() -> Any:
-        await _carry_out(path, campaign, sha, settings, quiet=as_json)
-        return await _table(settings, campaign.id)
-
-    data = _run(main())
+    with operator_errors():
+        followed, record = run_loop(_carry_out(campaign, settings, quiet=as_json))
+    outcome = followed.record
+    if outcome.status == "ABORTED":
+        if followed.signal == "SIGTERM":
+            _fail("stopped: run the same command again to resume", 143)
+        _fail("interrupted: run the same command again to resume", 130)
+    if outcome.status != "DONE" or record is None:
+        _fail(f"{outcome.reason or outcome.status} — the campaign stops here; run the same "
+              "command again to retry it")
     if as_json:
-        _out.print_json(json.dumps(data.table_json()))
+        _out.print_json(json.dumps(record.table))
     else:
-        _print_table(data)
+        _print_table(record)
         _out.print(f"report: daq report {path} --out report/")
 
 
@@ -196,7 +178,7 @@ def status(path: FileArg, config: ConfigOpt = None, url: UrlOpt = None,
     settings = _settings(config, url)
 
     async def main() -> Any:
-        from daq.campaign.state import UnknownCampaign, get_campaign, list_steps
+        from daq.campaign.state import get_campaign, list_steps
         from daq.storage.database import create_engine, session_factory, upgrade
 
         engine = create_engine(settings.database_url)
@@ -205,13 +187,14 @@ def status(path: FileArg, config: ConfigOpt = None, url: UrlOpt = None,
             sessions = session_factory(engine)
             row = await get_campaign(sessions, campaign.id)
             if row is None:
-                raise UnknownCampaign(f"campaign {campaign.id} has not been run yet "
-                                      f"(daq campaign run {path})")
+                _fail(f"campaign {campaign.id} has not been run yet "
+                      f"(daq campaign run {path})", 2)
             return row, await list_steps(sessions, campaign.id)
         finally:
             await engine.dispose()
 
-    row, steps = _run(main())
+    with operator_errors():
+        row, steps = run_loop(main())
     if as_json:
         _out.print_json(json.dumps({
             "campaign": row.id, "status": row.status, "reason": row.reason,

@@ -12,11 +12,15 @@ from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from daq.config import load_settings
-from daq.storage.errors import DatabaseUnavailable, DatabaseUrlError, RunNotFound, StorageError
+from daq.storage.errors import (
+    DatabaseUnavailable,
+    DatabaseUrlError,
+    RunNotFound,
+    StorageError,
+    explain_failure,
+)
 
 app = typer.Typer(help="Database maintenance (migrations).", no_args_is_help=True)
 
@@ -51,25 +55,22 @@ def database_url(config: Path | None, url: str | None) -> str:
 
 def shown(url: str) -> str:
     """The URL as it may be printed (password hidden)."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
+    from daq.storage.database import shown_url
+
+    return shown_url(url)
 
 
 def require_sqlite_file(url: str) -> None:
     """Refuse to read a SQLite database that does not exist (instead of creating it)."""
-    from daq.storage.database import backend_of
+    from daq.storage.database import backend_of, sqlite_file
 
     try:
-        backend = backend_of(url)
+        backend_of(url)
     except DatabaseUrlError as exc:
         fail(str(exc))
-    database = make_url(url).database
-    if backend == "sqlite" and database not in (None, "", ":memory:"):
-        assert database is not None
-        if not Path(database).exists():
-            fail(f"no database file {database} (create it with `daq db upgrade`)")
+    database = sqlite_file(url)
+    if database is not None and not database.exists():
+        fail(f"no database file {database} (create it with `daq db upgrade`)")
 
 
 def run_db(url: str, work: Callable[[], Awaitable[T]]) -> T:
@@ -87,15 +88,11 @@ def run_db(url: str, work: Callable[[], Awaitable[T]]) -> T:
         fail(str(exc))
     except (DatabaseUnavailable, StorageError) as exc:
         fail(str(exc))
-    except (OperationalError, ProgrammingError) as exc:
-        text = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
-        if "no such table" in text or "does not exist" in text:
-            fail(f"the database {shown(url)} has no Lamina tables yet: run `daq db upgrade` "
-                 f"({text})")
-        fail(f"cannot use the database {shown(url)}: {text}")
-    except (DBAPIError, OSError) as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        fail(f"cannot reach the database {shown(url)}: {text}")
+    except Exception as exc:
+        message = explain_failure(exc, shown(url))
+        if message is None:
+            raise
+        fail(message)
 
 
 async def _guard(work: Callable[[], Awaitable[T]]) -> T:

@@ -1,171 +1,153 @@
 """`daq laser`: UV laser: run a drilling job on a sample lot and grade it (O / Δ / X).
 
 ``daq laser run --sample EX1-2026-001 --holes 500`` validates the parameters before
-anything is sent, drills with a progress bar, and prints the grade. The laser is the
-instrument configured with driver ``uv_laser`` (or ``--resource``); with none configured
-a simulated laser is started on the service's clock and told what film is on its stage.
-The job, its holes and grade are stored in the database (migrated to head first); the
-progress and result events go to the MQTT outbox and, when ``DAQ_MQTT_URL`` names an
-external broker, are published from here as well (QoS 1).
+anything is sent, then runs the job through the station at ``DAQ_STATION_URL`` (or,
+when none answers, the same station in-process: ``--resource``, the configured laser,
+or the simulated one, told what film is on its stage): a lot not on record is registered
+first (``POST /api/samples``, its material from ``--material`` or the id's prefix), the
+job starts with ``POST /api/runs``, a progress bar follows its progress events, and the
+stored run gives the grade. Ctrl-C aborts the job (shutter closed first).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
+from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from daq.bus import Bus
-from daq.clock import SimClock
+from daq.cli.loop import run as run_loop
+from daq.cli.output import operator_errors
+from daq.cli.through_station import (
+    ProgressView,
+    follow_run,
+    instrument_at,
+    open_station,
+    with_only,
+)
+from daq.client import Refused, RunDetail, RunStarted, Station, StreamEvent, StreamMessage
 from daq.config import Settings, load_settings
 from daq.laser.grading import RULE
-from daq.laser.params import LaserJobParams, LaserParameterOutOfRange, validate
-from daq.laser.store import LaserJobStore, SampleInfo
-from daq.procedures.laser_job import LaserJob, LaserJobResult
-from daq.station.errors import InstrumentClaimed
-from drivers.errors import InstrumentError
-from drivers.uv_laser import UvLaser
+from daq.laser.params import (
+    LaserJobParams,
+    LaserParameterOutOfRange,
+    LaserRunParams,
+    validate,
+)
+from daq.materials import material_info, material_key_of
 
 app = typer.Typer(help="UV laser: run a drilling job and grade it.", no_args_is_help=True)
 
-T = TypeVar("T")
 _err = Console(stderr=True)
 _out = Console()
-log = logging.getLogger(__name__)
+DRIVER = "uv_laser"
 
 
-class LaserCliError(Exception):
-    """Something the operator must fix before the job can run."""
+def fallback_settings(config: Path | None, url: str | None, name: str | None,
+                      resource: str | None) -> Settings:
+    """The settings of this command's own station: only its laser."""
+    return with_only(load_settings(config, database_url=url), DRIVER, name, resource, "laser",
+                     poll_interval_s=0.5)
 
 
-def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a command; errors become one line on stderr and exit ≠ 0, never a traceback."""
+class DrillProgress(ProgressView):
+    """Holes drilled of the job, from its progress events."""
+
+    def __init__(self, sample_id: str, n_holes: int, show: bool) -> None:
+        super().__init__(Progress(TextColumn(f"drilling {sample_id}"), BarColumn(),
+                                  MofNCompleteColumn(), TextColumn("holes"),
+                                  TimeElapsedColumn(), console=_err, disable=not show))
+        self._bar = self.progress.add_task("drill", total=n_holes)
+
+    def update(self, message: StreamMessage) -> None:
+        """Move the bar on a progress event."""
+        if isinstance(message, StreamEvent) and message.kind == "progress":
+            done = message.data.get("holes_done")
+            if isinstance(done, int):
+                self.progress.update(self._bar, completed=done)
+
+
+class Inspection(BaseModel):
+    """The grade of a job and the inspection behind it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    grade: str
+    holes_inspected: int
+    open_share: float
+    dross_share: float
+    median_taper: float | None = None
+
+
+class LaserSummary(BaseModel):
+    """The stored summary of a laser job (the fields the operator's lines show)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sample_id: str
+    n_holes: int
+    holes_done: int
+    shutter_closed: bool | None = None
+    inspection: Inspection | None = None
+
+
+async def register_sample(station: Station, sample_id: str, material: str | None,
+                          thickness_um: float | None) -> None:
+    """Register a lot not on record: its material from ``--material`` or its id."""
+    key = material or material_key_of(sample_id)
+    if key is None:
+        raise Refused(422, f"sample {sample_id!r} is not on record and its id names no "
+                      "material of Table 1: give --material KEY (and --thickness-um)")
     try:
-        return asyncio.run(main())
-    except (LaserParameterOutOfRange, InstrumentClaimed) as exc:
-        _err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    except (LaserCliError, InstrumentError, ValueError, OSError) as exc:
-        _err.print(f"[red]error:[/red] {exc}")
-    except KeyboardInterrupt:
-        _err.print("interrupted: the job was aborted (shutter closed first); "
-                   "`daq runs list --kind laser_job` shows it")
-        raise typer.Exit(130) from None
-    except Exception as exc:  # no traceback for an operator
-        _err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
-    raise typer.Exit(1)
+        info = material_info(key)
+    except KeyError as exc:
+        raise Refused(422, str(exc.args[0])) from None
+    body: dict[str, str | float] = {"id": sample_id, "material_key": info.key,
+                                    "note": "registered by daq laser"}
+    if thickness_um is not None:
+        body["adhesive_thickness_um"] = thickness_um
+    if await station.register("samples", body):
+        shown = thickness_um if thickness_um is not None else info.adhesive_thickness_um
+        _err.print(f"registered sample {sample_id}: {info.name}, {shown:g} µm adhesive")
 
 
-def _sample_from_catalogue(sample_id: str, material: str | None, thickness_um: float | None
-                           ) -> SampleInfo | None:
-    """A new lot's description: ``--material``/``--thickness-um``, else Table 1 by prefix.
-
-    Table 1 (``simulators.materials``) is the catalogue of the films this lab makes; it is
-    read here only to describe a lot being registered, never for the job's logic.
-    """
-    from simulators.materials import MATERIALS, material_for_id
-
-    key = (material or "").upper() or None
-    entry = MATERIALS.get(key) if key else material_for_id(sample_id)
-    if key and entry is None:
-        raise LaserCliError(f"unknown material {material!r}; known: {', '.join(MATERIALS)}")
-    if entry is None:
-        if thickness_um is None:
-            return None
-        return SampleInfo(sample_id, key or "UNKNOWN", key or "unknown film", thickness_um, True)
-    return SampleInfo(
-        sample_id,
-        entry.key,
-        entry.name,
-        thickness_um if thickness_um is not None else float(entry.adhesive_thickness_um),
-        entry.film_forms,
-    )
-
-
-@contextlib.asynccontextmanager
-async def _laser_resource(
-    settings: Settings, clock: SimClock, name: str | None, resource: str | None
-) -> AsyncIterator[tuple[str, str, bool]]:
-    """(instrument name, resource, simulated): configured, given, or a simulator started here."""
-    configured = {n: c for n, c in settings.instruments.items() if c.driver == "uv_laser"}
-    if resource is not None:
-        yield name or "laser", resource, False
-        return
-    if configured:
-        chosen = name if name in configured else next(iter(configured))
-        yield chosen, configured[chosen].address(), False
-        return
-    from simulators.clock import Clock
-    from simulators.registry import start_simulators
-
-    sims = await start_simulators(["laser"], Clock(clock.scale, clock.origin))
-    _err.print(f"no laser configured: using a simulated laser at {sims['laser']}")
+async def _start_job(station: Station, params: LaserRunParams, material: str | None,
+                     thickness_um: float | None) -> RunStarted:
     try:
-        yield name or "laser", sims["laser"], True
-    finally:
-        await sims.stop()
+        return await station.start_run("laser_job", params)
+    except Refused as exc:
+        if not exc.about("sample_id"):
+            raise
+    await register_sample(station, params.sample_id, material, thickness_um)
+    return await station.start_run("laser_job", params)
 
 
-@contextlib.asynccontextmanager
-async def _outbox_publisher(settings: Settings, sessions: Any, clock: SimClock
-                            ) -> AsyncIterator[None]:
-    """Drain the outbox to an external broker while the job runs (no-op when embedded)."""
-    from daq.mqtt.topics import parse_mqtt_url
-
-    address = parse_mqtt_url(settings.mqtt_url, settings.embedded_mqtt_port)
-    if address.embedded:
-        yield
-        return
-    import aiomqtt
-
-    from daq.mqtt.outbox import OutboxDrainer
-
-    drainer = OutboxDrainer(sessions, clock)
-    stop = asyncio.Event()
-
-    async def pump() -> None:
-        try:
-            async with aiomqtt.Client(address.host, address.port) as client:
-
-                async def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
-                    await client.publish(topic, payload, qos=qos, retain=retain)
-
-                while True:
-                    await drainer.drain(publish)
-                    if stop.is_set():
-                        return
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), 0.2)
-        except (aiomqtt.MqttError, OSError) as exc:
-            _err.print(f"[yellow]MQTT broker unreachable ({exc}): events stay in the outbox "
-                       "until the service publishes them[/yellow]")
-
-    task = asyncio.get_running_loop().create_task(pump())
-    try:
-        yield
-    finally:
-        stop.set()
-        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(task, 5.0)
+async def _job(params: LaserRunParams, fallback: Settings, resource: str | None,
+               material: str | None, thickness_um: float | None, show: bool) -> RunDetail:
+    async with open_station(lambda: fallback) as (station, in_process):
+        if resource is not None and not in_process:
+            name = await instrument_at(station, DRIVER, resource, "laser")
+            params = params.model_copy(update={"laser": name})
+        view = DrillProgress(params.sample_id, params.n_holes, show)
+        followed = await follow_run(
+            station, lambda: _start_job(station, params, material, thickness_um), view,
+            what="the laser", in_process=in_process)
+    return followed.record
 
 
-def _print_result(result: LaserJobResult) -> None:
-    s = result.summary
-    colour = {"DONE": "green", "ABORTED": "yellow"}.get(result.outcome, "red")
-    _out.print(f"run {result.run_id}: [{colour}]{result.outcome}[/{colour}]"
-               + (f" — {result.reason}" if result.reason else ""))
-    _out.print(f"sample {s['sample_id']}: {s['holes_done']} of {s['n_holes']} holes drilled, "
-               f"shutter {'closed' if s.get('shutter_closed') else 'NOT confirmed closed'}")
-    if result.grade is not None:
-        g = result.grade
+def _print_result(record: RunDetail) -> None:
+    colour = {"DONE": "green", "ABORTED": "yellow"}.get(record.status, "red")
+    _out.print(f"run {record.id}: [{colour}]{record.status}[/{colour}]"
+               + (f" — {record.reason}" if record.reason else ""))
+    s = LaserSummary.model_validate(record.summary or {})
+    _out.print(f"sample {s.sample_id}: {s.holes_done} of {s.n_holes} holes drilled, "
+               f"shutter {'closed' if s.shutter_closed else 'NOT confirmed closed'}")
+    if s.inspection is not None:
+        g = s.inspection
         taper = "-" if g.median_taper is None else f"{g.median_taper:.2f}"
         _out.print(f"inspected {g.holes_inspected} holes: {g.open_share:.1%} open, "
                    f"{g.dross_share:.1%} with dross, median taper {taper}")
@@ -189,74 +171,34 @@ def run(
         "--thickness-um", help="adhesive thickness of a new lot, µm")] = None,
     laser_name: Annotated[str | None, typer.Option("--laser", help="instrument name")] = None,
     resource: Annotated[str | None, typer.Option(help="laser VISA resource")] = None,
-    operator: Annotated[str | None, typer.Option(help="who runs the job")] = None,
+    operator: Annotated[str | None, typer.Option(
+        help="ignored: the station records the job under the user you logged in as")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     config: Annotated[Path | None, typer.Option(help="daq.toml (default: DAQ_CONFIG)")] = None,
     url: Annotated[str | None, typer.Option("--url", help="database URL")] = None,
 ) -> None:
     """Drill SAMPLE with the patent's defaults (40 µm, 20 kHz, 100 holes/s) and grade it."""
-    params = LaserJobParams(sample, holes, diameter_um, pulse_khz * 1000.0, hole_rate, power,
-                            wavelength_nm)
-
-    async def main() -> LaserJobResult:
-        validate(params)  # before the database, the simulator or the laser
-        from daq.station.ownership import station_claims
-        from daq.storage.database import create_engine, session_factory, upgrade
-        from daq.storage.recorder import DbRecorder
-
-        settings = load_settings(config)
-        db_url = url or settings.database_url
-        await upgrade(db_url)
-        engine = create_engine(db_url)
+    job = LaserJobParams(sample, holes, diameter_um, pulse_khz * 1000.0, hole_rate, power,
+                         wavelength_nm)
+    with operator_errors():
         try:
-            sessions = session_factory(engine)
-            clock = SimClock(scale=settings.time_scale, origin=settings.time_origin)
-            store = LaserJobStore(sessions)
-            info = await store.sample(sample)
-            if info is None:
-                new = _sample_from_catalogue(sample, material, thickness_um)
-                if new is None:
-                    raise LaserCliError(
-                        f"sample {sample!r} is not on record and its id names no material "
-                        "of Table 1: give --material KEY (and --thickness-um)"
-                    )
-                info = await store.ensure_sample(new, clock.now(), note="registered by daq laser")
-                _err.print(f"registered sample {sample}: {info.material_name}, "
-                           f"{info.adhesive_thickness_um:g} µm adhesive")
-            bus = Bus()
-            recorder = DbRecorder(sessions, bus, prefix=settings.mqtt_prefix,
-                                  station=settings.station, clock=clock)
-            async with (
-                _laser_resource(settings, clock, laser_name, resource) as (name, res, simulated),
-                station_claims(sessions, settings, {name: res}),  # refused if a station has it
-                UvLaser(res) as laser,
-                _outbox_publisher(settings, sessions, clock),
-            ):
-                progress = Progress(
-                    TextColumn(f"drilling {sample}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("holes"), TimeElapsedColumn(), console=_err,
-                    disable=as_json,
-                )
-                bar = progress.add_task("drill", total=holes)
-
-                def advance(done: int, _total: int) -> None:
-                    progress.update(bar, completed=done)
-
-                job = LaserJob(laser, params, clock, recorder, bus, store=store, sample=info,
-                               simulated=simulated, instrument=name, operator=operator,
-                               on_progress=advance)
-                with progress:
-                    return await job.run()
-        finally:
-            await engine.dispose()
-
-    result = _run(main)
+            validate(job)  # before the station, the database or the laser
+        except LaserParameterOutOfRange as exc:
+            _err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+            raise typer.Exit(2) from None
+        laser = laser_name if resource is None else (laser_name or "laser")
+        params = LaserRunParams(
+            sample_id=sample, n_holes=holes, diameter_um=diameter_um,
+            pulse_frequency_hz=job.pulse_frequency_hz, hole_rate_hz=hole_rate, power_w=power,
+            wavelength_nm=wavelength_nm, laser=laser)
+        fallback = fallback_settings(config, url, laser_name, resource)
+        record = run_loop(_job(params, fallback, resource, material, thickness_um,
+                               show=not as_json))
     if as_json:
-        _out.print_json(json.dumps({
-            "run_id": result.run_id, "outcome": result.outcome, "reason": result.reason,
-            **result.summary,
-        }, default=str))
+        _out.print_json(json.dumps({"run_id": record.id, "outcome": record.status,
+                                    "reason": record.reason, **(record.summary or {})},
+                                   default=str))
     else:
-        _print_result(result)
-    if result.outcome != "DONE":
-        raise typer.Exit(1)
+        _print_result(record)
+    if record.status != "DONE":
+        raise typer.Exit(130 if record.status == "ABORTED" else 1)

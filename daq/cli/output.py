@@ -20,9 +20,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from daq.client.errors import NotAuthorized, NotFound, Refused, StationError
 from daq.recipes import RecipeError
 from daq.station.errors import InstrumentClaimed
-from drivers.errors import InstrumentError
+from daq.station.errors import StationError as StationRefusal
 
 #: Exit codes of every command.
 EXIT_OK = 0
@@ -56,8 +57,10 @@ def operator_errors() -> Iterator[None]:
         fail(str(exc), EXIT_REFUSED)
     except InstrumentClaimed as exc:  # another station controls it: nothing was opened
         fail(str(exc), EXIT_REFUSED)
-    except InstrumentError as exc:
-        fail(f"{type(exc).__name__}: {exc}")
+    except (Refused, NotAuthorized, NotFound) as exc:  # the station refused: nothing moved
+        fail(str(exc), EXIT_REFUSED)
+    except (StationError, StationRefusal) as exc:
+        fail(str(exc))
     except OSError as exc:
         fail(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
     except KeyboardInterrupt:

@@ -1,47 +1,43 @@
 """`daq peel`: run a peel test with a live force trace, list a sample's results, or watch
-the tester and record every front-panel start.
+the station capture every front-panel start.
 
-``daq peel run --specimen ID`` creates the sample lot / laminate / specimen records it
-needs (``--sample``, ``--material``, ``--laminate``, ``--aging-hours``), connects to the
-configured peel tester or, with none configured, starts the peel tester simulator
-in-process on the same clock, peels, shows the force trace live and prints the result.
+``daq peel run --specimen ID`` goes through the station at ``DAQ_STATION_URL`` (or, when
+none answers, the same station in-process: the configured tester, ``--resource``, or the
+simulator): it registers the sample lot / laminate / specimen the test needs when the
+specimen is not on record (``--sample``, ``--material``, ``--laminate``,
+``--aging-hours``), starts the peel with ``POST /api/runs``, shows the force trace live
+from the station's stream and prints the stored result.
 Exit codes: 0 DONE, 1 any other outcome or failure, 2 refused input, 130 Ctrl-C.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
-from rich.live import Live
 from rich.table import Table
 
-from daq.bus import Bus
-from daq.cli.peel_view import Trace, result_table
-from daq.clock import SimClock, iso
+from daq.cli.loop import run as run_loop
+from daq.cli.output import operator_errors
+from daq.cli.peel_view import PeelSummary, Trace, result_table
+from daq.cli.through_station import follow_run, instrument_at, open_station, with_only
+from daq.client import Refused, RunStarted, Station, StreamEvent
+from daq.clock import iso
 from daq.config import Settings, load_settings
-from daq.materials import material_info, material_key_of
-from daq.messages import Reading
-from daq.peel.calculation import SteadyRegionRule, summarize
-from daq.peel.store import NoFilm, PeelStore, SpecimenContext, UnknownRun, UnknownSpecimen
-from daq.procedures.peel_test import PeelOutcome, PeelSettings, PeelTest
-from daq.station.errors import InstrumentClaimed
-from drivers.errors import InstrumentError
-from drivers.peel_tester import PeelTester
+from daq.materials import material_key_of
+from daq.peel.params import PeelTestParams
 
 app = typer.Typer(help="Peel tester: run a peel test, list results.", no_args_is_help=True)
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
+
+DRIVER = "peel_tester"
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="daq.toml to read (default: DAQ_CONFIG)")
@@ -50,10 +46,6 @@ UrlOption = Annotated[
     str | None, typer.Option("--url", help="database URL (default: DAQ_DATABASE_URL)")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-
-
-class Refused(Exception):
-    """Input refused before anything moved (exit 2)."""
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -69,222 +61,81 @@ def _settings(config: Path | None, url: str | None, time_scale: float | None) ->
         fail(f"cannot read the configuration: {exc}", 2)
 
 
-def _run(coro: Any) -> Any:
-    """Run a command's coroutine; errors an operator can meet become one line."""
-    try:
-        return asyncio.run(coro)
-    except typer.Exit:
-        raise
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
-    except (Refused, NoFilm, UnknownSpecimen, UnknownRun, KeyError, InstrumentClaimed) as exc:
-        fail(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc), 2)
-    except InstrumentError as exc:
-        fail(f"{type(exc).__name__}: {exc}")
-    except OSError as exc:
-        fail(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
-    except Exception as exc:
-        if os.environ.get("DAQ_DEBUG") == "1":
-            raise
-        fail(f"{type(exc).__name__}: {exc} (DAQ_DEBUG=1 shows the traceback)")
+def fallback_settings(settings: Settings, resource: str | None, name: str | None) -> Settings:
+    """The settings of this command's own station: only its tester."""
+    testers = [k for k, v in settings.instruments.items() if v.driver == DRIVER]
+    if resource is None and name is not None and settings.instruments and name not in testers:
+        fail(f"no peel tester named {name!r} in the configuration "
+             f"(peel testers: {', '.join(testers) or 'none'})", 2)
+    return with_only(settings, DRIVER, name, resource, "peel1")
 
 
-@dataclass
-class Station:
-    """What a peel command composed: clock, bus, database, tester."""
+@dataclass(frozen=True)
+class NewSpecimen:
+    """What to register when the specimen is not on record yet."""
 
-    settings: Settings
-    clock: SimClock
-    bus: Bus
-    store: PeelStore
-    tester: PeelTester
-    instrument: str
-    simulated: bool
-    sessions: Any
-
-
-@asynccontextmanager
-async def _database(settings: Settings) -> AsyncIterator[Any]:
-    from daq.storage.database import create_engine, session_factory, upgrade
-
-    engine = create_engine(settings.database_url)
-    try:
-        await upgrade(engine)
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
+    specimen_id: str
+    sample: str | None
+    material: str | None
+    laminate: str | None
+    press_run: str | None
+    aging_hours: float | None
+    width_mm: float
 
 
-async def _is_simulator(tester: PeelTester) -> bool:
-    """A simulated tester (``daq simulate peel``) says so in its serial number; it is then
-    told what each specimen is made of (``SIM:SAMPLE``). A real one is never sent it."""
-    return (await tester.identify()).serial.upper().startswith("SIM")
-
-
-@asynccontextmanager
-async def _claim(settings: Settings, sessions: Any, name: str, resource: str
-                 ) -> AsyncIterator[None]:
-    """Hold the station's claim on ``resource`` for the block (none without a database)."""
-    if sessions is None:
-        yield
-        return
-    from daq.station.ownership import station_claims
-
-    async with station_claims(sessions, settings, {name: resource}):
-        yield
-
-
-@asynccontextmanager
-async def _tester(
-    settings: Settings, clock: SimClock, resource: str | None, name: str | None,
-    sessions: Any = None,
-) -> AsyncIterator[tuple[PeelTester, str, bool]]:
-    """The configured tester, the one named by ``--resource``, or an in-process simulator.
-
-    A real tester is claimed for this command first (``sessions``): while a station
-    holds it the command is refused, naming the holder."""
-    if resource:
-        async with _claim(settings, sessions, name or "peel1", resource), \
-                PeelTester(resource) as tester:
-            yield tester, name or "peel1", await _is_simulator(tester)
-        return
-    testers = {k: v for k, v in settings.instruments.items() if v.driver == "peel_tester"}
-    if name is not None and name not in testers:
-        raise Refused(f"no peel tester named {name!r} in the configuration "
-                      f"(peel testers: {', '.join(testers) or 'none'})")
-    if testers:
-        key = name or next(iter(testers))
-        cfg = testers[key]
-        async with _claim(settings, sessions, key, cfg.address()), \
-                PeelTester(cfg.address(), cfg.timeout_s, cfg.baudrate) as tester:
-            yield tester, key, await _is_simulator(tester)
-        return
-    from simulators.clock import Clock
-    from simulators.peel import PeelTester as SimPeelTester
-    from simulators.servers import PtyServer
-
-    server = PtyServer(SimPeelTester(Clock(clock.scale, clock.origin)))
-    sim_resource = await server.start()
-    try:
-        async with PeelTester(sim_resource) as tester:
-            yield tester, name or "peel1", True
-    finally:
-        await server.stop()
-
-
-@asynccontextmanager
-async def _station(
-    settings: Settings, resource: str | None, name: str | None
-) -> AsyncIterator[Station]:
-    clock = SimClock(settings.time_scale, settings.time_origin)
-    bus = Bus()
-    async with _database(settings) as sessions, _tester(
-        settings, clock, resource, name, sessions
-    ) as (tester, instrument, simulated):
-        yield Station(settings, clock, bus, PeelStore(sessions), tester, instrument,
-                      simulated, sessions)
-
-
-async def _ensure_specimen(
-    st: Station,
-    specimen_id: str,
-    sample: str | None,
-    material: str | None,
-    laminate: str | None,
-    press_run: str | None,
-    aging_hours: float | None,
-    width_mm: float,
-) -> SpecimenContext:
-    context = await st.store.specimen_context(specimen_id)
-    if context is not None:
-        return context
-    sample_id = sample or (specimen_id.rsplit("-", 1)[0] if "-" in specimen_id else None)
-    key = material or (material_key_of(sample_id) if sample_id else None)
+async def register_specimen(station: Station, new: NewSpecimen) -> None:
+    """Register the specimen (and its lot and laminate, if new) with the station."""
+    sid = new.specimen_id
+    sample_id = new.sample or (sid.rsplit("-", 1)[0] if "-" in sid else None)
+    key = new.material or (material_key_of(sample_id) if sample_id else None)
     if sample_id is None or key is None:
-        raise UnknownSpecimen(specimen_id)
-    info = material_info(key)
-    return await st.store.ensure_specimen(
-        specimen_id,
-        sample_id=sample_id,
-        material_key=info.key,
-        material_name=info.name,
-        adhesive_thickness_um=info.adhesive_thickness_um,
-        film_forms=info.film_forms,
-        note=info.note,
-        now_ts=st.clock.now(),
-        laminate_id=laminate,
-        press_run_id=press_run,
-        aging_hours=aging_hours or 0.0,
-        width_mm=width_mm,
-    )
+        raise Refused(422, f"specimen {sid!r} is not on record "
+                      "(give --sample LOT --material KEY to create it)")
+    await station.register("samples", {"id": sample_id, "material_key": key})
+    if new.laminate is not None:
+        await station.register("laminates", {"id": new.laminate, "sample_id": sample_id,
+                                             "press_run_id": new.press_run})
+    await station.register("specimens", {
+        "id": sid, "laminate_id": new.laminate, "sample_id": sample_id,
+        "width_mm": new.width_mm, "aging_hours": new.aging_hours or 0.0})
 
 
-async def _publish(st: Station) -> None:
-    from daq.peel.publish import publish_outbox_once
-
+async def start_peel(station: Station, params: PeelTestParams, new: NewSpecimen
+                     ) -> RunStarted:
+    """Start the peel; a specimen not on record is registered first."""
     try:
-        await publish_outbox_once(
-            st.sessions, st.clock, st.settings.mqtt_url, st.settings.embedded_mqtt_port
-        )
-    except Exception as exc:  # broker away: the outbox keeps it for the service
-        err_console.print(
-            f"[yellow]warning:[/] result not published now ({type(exc).__name__}); it waits "
-            "in the outbox and the service publishes it when it runs", soft_wrap=True
-        )
+        return await station.start_run("peel_test", params)
+    except Refused as exc:
+        if not exc.about("specimen_id"):
+            raise
+    await register_specimen(station, new)
+    return await station.start_run("peel_test", params)
 
 
-async def _peel_run(
-    settings: Settings, resource: str | None, name: str | None, specimen_id: str,
-    sample: str | None, material: str | None, laminate: str | None, press_run: str | None,
-    aging_hours: float | None, peel: PeelSettings, as_json: bool, trace: bool,
-) -> int:
-    async with _station(settings, resource, name) as st:
-        context = await _ensure_specimen(
-            st, specimen_id, sample, material, laminate, press_run, aging_hours, peel.width_mm
-        )
-        procedure = PeelTest(st.tester, st.clock, _recorder(st), st.bus, st.store,
-                             instrument=st.instrument, settings=peel,
-                             operator=os.environ.get("USER"), simulated=st.simulated)
-        live_trace = Trace(specimen_id)
-        sub = st.bus.subscribe("cli-trace", (Reading,), maxsize=100_000)
-
-        async def follow() -> None:
-            async for message in sub:
-                if isinstance(message, Reading):
-                    live_trace.add(message)
-
-        follower = asyncio.create_task(follow())
-        try:
-            if trace and not as_json:
-                with Live(live_trace, console=err_console, refresh_per_second=12,
-                          transient=False):
-                    outcome = await procedure.run(specimen_id)
-                    await asyncio.sleep(0.1)
-            else:
-                outcome = await procedure.run(specimen_id)
-        finally:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
-        await _publish(st)
-        if as_json:
-            console.print_json(json.dumps({
-                "run_id": outcome.run_id, "status": outcome.status, "reason": outcome.reason,
-                "specimen_id": context.specimen_id, "sample_id": context.sample_id,
-                "laminate_id": context.laminate_id, "aging_hours": context.aging_hours,
-                "n_points": outcome.n_points, "garbled_lines": outcome.garbled_lines,
-                "result": outcome.result.as_dict() if outcome.result else None,
-            }))
-        else:
-            console.print(result_table(outcome, context))
-        return 0 if outcome.status == "DONE" else 1
-
-
-def _recorder(st: Station) -> Any:
-    from daq.storage.recorder import DbRecorder
-
-    return DbRecorder(st.sessions, st.bus, prefix=st.settings.mqtt_prefix,
-                      station=st.settings.station, clock=st.clock)
+async def _peel_run(fallback: Settings, params: PeelTestParams, new: NewSpecimen,
+                    resource: str | None, as_json: bool, trace: bool) -> int:
+    async with open_station(lambda: fallback) as (station, in_process):
+        if resource is not None and not in_process:
+            name = await instrument_at(station, DRIVER, resource, "peel tester")
+            params = params.model_copy(update={"tester": name})
+        live_trace = Trace(new.specimen_id, err_console, show=trace and not as_json)
+        followed = await follow_run(station, lambda: start_peel(station, params, new),
+                                    live_trace, what="the peel tester", in_process=in_process)
+    record = followed.record
+    summary = PeelSummary.model_validate(record.summary or {})
+    if as_json:
+        console.print_json(json.dumps({
+            "run_id": record.id, "status": record.status, "reason": record.reason,
+            "specimen_id": summary.specimen_id, "sample_id": summary.sample_id,
+            "laminate_id": summary.laminate_id, "aging_hours": summary.aging_hours,
+            "n_points": summary.n_points, "garbled_lines": summary.garbled_lines,
+            "result": summary.result(),
+        }))
+    else:
+        console.print(result_table(record.id, record.status, record.reason, summary))
+    if record.status == "DONE":
+        return 0
+    return 130 if record.status == "ABORTED" else 1
 
 
 @app.command("run")
@@ -316,9 +167,9 @@ def run(
     resource: Annotated[
         str | None, typer.Option(help="tester address, e.g. ASRL/dev/ttyUSB0::INSTR")
     ] = None,
-    instrument: Annotated[str | None, typer.Option(help="configured tester name")] = None,
+    instrument: Annotated[str | None, typer.Option(help="which tester (station's name)")] = None,
     time_scale: Annotated[
-        float | None, typer.Option(help="simulated-time scale (in-process simulator)", min=0.001)
+        float | None, typer.Option(help="simulated-time scale (in-process station)", min=0.001)
     ] = None,
     config: ConfigOption = None,
     url: UrlOption = None,
@@ -328,17 +179,42 @@ def run(
     """Peel one specimen: live force trace, then the result (N/cm)."""
     settings = _settings(config, url, time_scale)
     try:
-        peel = PeelSettings(width, speed, angle, length, SteadyRegionRule(skip_start, skip_end))
-    except ValueError as exc:
-        fail(str(exc), 2)
-    code = _run(_peel_run(settings, resource, instrument, specimen, sample, material, laminate,
-                          press_run, aging_hours, peel, as_json, not no_trace))
+        params = PeelTestParams(
+            specimen_id=specimen, width_mm=width, speed_mm_per_min=speed, angle_deg=angle,
+            length_mm=length, skip_start=skip_start, skip_end=skip_end,
+            tester=instrument if resource is None else (instrument or "peel1"))
+    except ValidationError as exc:
+        fail("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()), 2)
+    fallback = fallback_settings(settings, resource, instrument)
+    new = NewSpecimen(specimen, sample, material, laminate, press_run, aging_hours, width)
+    with operator_errors():
+        code = run_loop(_peel_run(fallback, params, new, resource, as_json, not no_trace))
     raise typer.Exit(code)
 
 
+def _run(coro: Any) -> Any:
+    with operator_errors():
+        return run_loop(coro)
+
+
+async def _database(settings: Settings) -> Any:
+    from daq.storage.database import create_engine, upgrade
+
+    engine = create_engine(settings.database_url)
+    await upgrade(engine)
+    return engine
+
+
 async def _results(settings: Settings, sample: str) -> dict[str, Any]:
-    async with _database(settings) as sessions:
-        rows = await PeelStore(sessions).results_for_sample(sample)
+    from daq.peel.calculation import summarize
+    from daq.peel.store import PeelStore
+    from daq.storage.database import session_factory
+
+    engine = await _database(settings)
+    try:
+        rows = await PeelStore(session_factory(engine)).results_for_sample(sample)
+    finally:
+        await engine.dispose()
     tests = [
         {
             "run_id": t.id, "specimen": t.specimen_label, "aging_hours": t.aging_hours,
@@ -396,36 +272,28 @@ def results(
     console.print(c)
 
 
-async def _watch(settings: Settings, resource: str | None, name: str | None,
-                 count: int | None) -> int:
-    from daq.peel.watch import watch_and_capture
-
-    async with _station(settings, resource, name) as st:
-        done: list[PeelOutcome] = []
-        finished = asyncio.Event()
-
-        def report(outcome: PeelOutcome) -> None:
-            done.append(outcome)
-            r = outcome.result
-            strength = f"{r.peel_strength_n_per_cm:.2f} N/cm" if r else "no result"
-            console.print(f"{outcome.run_id} {outcome.status} {strength}"
-                          + (f" ({outcome.reason})" if outcome.reason else ""))
-            if count is not None and len(done) >= count:
-                finished.set()
-
-        err_console.print(f"watching {st.instrument} ({st.tester.resource}) for "
-                          "front-panel starts; Ctrl-C to stop")
-        watcher = asyncio.create_task(watch_and_capture(
-            st.tester, clock=st.clock, recorder=_recorder(st), bus=st.bus, store=st.store,
-            instrument=st.instrument, on_outcome=report))
-        try:
-            await finished.wait()
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-        await _publish(st)
-        return 0
+async def _watch(fallback: Settings, count: int | None) -> int:
+    """Print every front-panel peel the station captures (its background watcher)."""
+    seen = 0
+    async with open_station(lambda: fallback, background=True) as (station, _), \
+            station.stream() as live:
+        err_console.print("watching the station's peel testers for front-panel starts; "
+                          "Ctrl-C to stop", soft_wrap=True)
+        async for message in live.messages():
+            if not (isinstance(message, StreamEvent) and message.is_end):
+                continue
+            summary = message.data.get("summary")
+            if not isinstance(summary, dict) or summary.get("trigger") != "front_panel":
+                continue
+            strength = summary.get("peel_strength_n_per_cm")
+            shown = f"{strength:.2f} N/cm" if isinstance(strength, float) else "no result"
+            reason = message.data.get("reason")
+            console.print(f"{message.run_id} {message.data.get('status')} {shown}"
+                          + (f" ({reason})" if reason else ""))
+            seen += 1
+            if count is not None and seen >= count:
+                break
+    return 0
 
 
 @app.command("watch")
@@ -436,6 +304,7 @@ def watch(
     config: ConfigOption = None,
     url: UrlOption = None,
 ) -> None:
-    """Record every peel started at the tester's front panel (automatic capture)."""
+    """Show every peel started at the tester's front panel, as the station records it."""
     settings = _settings(config, url, None)
-    raise typer.Exit(_run(_watch(settings, resource, instrument, count)))
+    fallback = fallback_settings(settings, resource, instrument)
+    raise typer.Exit(_run(_watch(fallback, count)))

@@ -38,11 +38,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        from drivers.transport.loop import run as run_loop
-    except ImportError:  # pragma: no cover - the loop helper is part of drivers
-        return asyncio.run(coro)
-    return run_loop(coro)
+    from daq.cli.loop import run
+
+    return run(coro)
 
 
 def _settings(config: Path | None, **overrides: Any) -> Settings:
@@ -152,20 +150,14 @@ async def _http_server(lab: Any) -> tuple[Any, socket.socket | None]:
         console.print("  (no API in this build: MQTT and the database only)")
         return None, None
     create_app = importlib.import_module("daq.api.app").create_app
+    serving = importlib.import_module("daq.api.serving")
     s = lab.settings
-    sock = socket.socket(socket.AF_INET6 if ":" in s.http_host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((s.http_host, s.http_port))
+        sock = serving.listening_socket(s.http_host, s.http_port)
     except OSError as exc:
-        sock.close()
         raise RuntimeError(f"cannot serve HTTP on {s.http_host}:{s.http_port}: {exc} "
                            "(choose another with --port)") from None
-    # Listening before the URL is printed: a client that reads it and connects at once
-    # waits in the backlog until uvicorn accepts, instead of being refused.
-    sock.listen(2048)
-    port = sock.getsockname()[1]
-    url = f"http://{s.http_host}:{port}/"
+    url = serving.url_of(sock, s.http_host) + "/"
     try:
         accounts = importlib.import_module("daq.api.accounts")
         password = await accounts.ensure_admin(lab.sessions)
@@ -177,15 +169,7 @@ async def _http_server(lab: Any) -> tuple[Any, socket.socket | None]:
         console.print(f"  dashboard {url}  ({exc})")
     config = uvicorn.Config(create_app(lab), host=s.http_host, port=s.http_port,
                             log_level="warning", lifespan="on")
-    return _QuietServer(config), sock
-
-
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its own signal handling: `daq run` owns SIGINT/SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+    return serving.QuietServer(config), sock
 
 
 # -- daq instruments ----------------------------------------------------------------------
@@ -193,10 +177,13 @@ def instruments(
     config: Path | None = ConfigOption,
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
-    """Identify each configured (or simulated) instrument and read it once."""
+    """Identify each instrument of the station (or, with none answering, of an in-process
+    one: configured, or simulated) and show its health and latest reading."""
     settings = _settings(config)
     try:
         found = _run(_check(settings))
+    except typer.Exit:
+        raise
     except Exception as exc:
         raise _fail(_explain(exc)) from None
     if as_json:
@@ -207,54 +194,33 @@ def instruments(
             table.add_column(col)
         for item in found:
             colour = "green" if item["health"] == "ok" else "red"
-            table.add_row(item["name"], item["driver"], item["resource"],
-                          item["idn"] or "", f"[{colour}]{item['health']}[/{colour}]",
-                          item["detail"])
+            table.add_row(str(item["name"]), str(item["driver"]), str(item["resource"]),
+                          str(item["idn"] or ""), f"[{colour}]{item['health']}[/{colour}]",
+                          str(item["detail"]))
         console.print(table)
     if any(item["health"] != "ok" for item in found):
         raise typer.Exit(1)
 
 
-async def _check(settings: Settings) -> list[dict[str, Any]]:
-    from daq.service_drivers import (
-        close_driver,
-        connect_driver,
-        identify,
-        plan_instruments,
-        simulators_needed,
-    )
+async def _check(settings: Settings) -> list[dict[str, object]]:
+    """The station's instruments once each has answered or failed (an in-process station
+    is asked until none is still connecting)."""
+    from daq.cli.output import operator_errors
+    from daq.cli.through_station import open_station
 
-    running: Any = None
-    resources: dict[str, str] | None = None
-    if settings.simulated:
-        from simulators.clock import Clock
-        from simulators.registry import start_simulators
-
-        running = await start_simulators(simulators_needed(), Clock(settings.time_scale))
-        resources = dict(running)
-    results: list[dict[str, Any]] = []
-    try:
-        for planned in plan_instruments(settings, resources):
-            resource = planned.config.address()
-            item: dict[str, Any] = {"name": planned.name, "driver": planned.driver,
-                                    "resource": resource, "idn": None, "health": "ok",
-                                    "detail": "", "simulated": settings.simulated}
-            driver = planned.spec.build(resource, planned.config.timeout_s)
-            try:
-                await connect_driver(driver)
-                item["idn"] = await identify(driver, planned.config.timeout_s)
-                poll = planned.spec.poll_function()
-                if poll is not None:
-                    values = await asyncio.wait_for(poll(driver), planned.config.timeout_s * 2)
-                    item["values"] = {k: {"v": v.v, "unit": v.unit} for k, v in values.items()}
-                    item["detail"] = ", ".join(f"{k} {v.v:g} {v.unit}" for k, v in values.items())
-            except Exception as exc:
-                item["health"] = "offline" if "connect" in type(exc).__name__.lower() else "fault"
-                item["detail"] = str(exc) or type(exc).__name__
-            finally:
-                await close_driver(driver)
-            results.append(item)
-    finally:
-        if running is not None:
-            await running.stop()
-    return results
+    with operator_errors():
+        async with open_station(lambda: settings) as (station, in_process):
+            while True:
+                listed = [i for i in await station.instruments()
+                          if i.station in (None, settings.station) or not in_process]
+                if not in_process or all(i.status != "connecting" for i in listed):
+                    break
+                await asyncio.sleep(0.05)
+    return [{
+        "name": i.name, "driver": i.driver, "resource": i.resource, "idn": i.idn,
+        "health": "ok" if i.status == "online" else i.status,
+        "detail": ", ".join(f"{k} {v.v:g} {v.unit}" for k, v in i.values.items()
+                            if v.v is not None) or ("" if i.status == "online" else i.status),
+        "values": {k: {"v": v.v, "unit": v.unit} for k, v in i.values.items()},
+        "station": i.station,
+    } for i in listed]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from drivers.transport.loop import run
+from daq.cli.loop import run
 from simulators import registry
 from simulators.framework import CommandError
 

@@ -106,7 +106,8 @@ def role(name: str, new_role: str, config: ConfigOpt = None, url: UrlOpt = None)
 @app.command("token")
 def token(
     name: str,
-    hours: Annotated[float, typer.Option(help="lifetime in hours (0 = never expires)")] = 12.0,
+    hours: Annotated[float, typer.Option(
+        help="lifetime in hours (every token expires; at most 720)")] = 12.0,
     label: Annotated[str | None, typer.Option(help="what the token is for")] = None,
     config: ConfigOpt = None,
     url: UrlOpt = None,
@@ -114,6 +115,6 @@ def token(
     """Issue a bearer token for a user (for scripts and other programs)."""
     issued, _ = _with_session(
         config, url,
-        lambda s: accounts.issue_token(s, name, hours * 3600 if hours > 0 else None, label),
+        lambda s: accounts.issue_token(s, name, hours * 3600, label),
     )
     print(issued)

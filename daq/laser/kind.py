@@ -4,13 +4,14 @@ engine's :class:`~daq.station.procedures.Procedure` protocol."""
 from __future__ import annotations
 
 from daq.laser.params import LaserRunParams
-from daq.laser.store import LaserJobStore
+from daq.laser.store import LaserJobStore, SampleInfo
 from daq.procedures.laser_job import LaserJob, LaserJobResult
 from daq.station.errors import Refused
 from daq.station.interface import Station
 from daq.station.lookup import driver_as, instrument_for
 from daq.station.outcome import Outcome
 from daq.station.procedures import Procedure, ProcedureKind
+from daq.station.specimens import SpecimenLoaded
 from drivers.uv_laser import UvLaser
 
 KIND = "laser_job"
@@ -72,12 +73,25 @@ async def build(station: Station, params: LaserRunParams, operator: str | None,
                       "register it first (POST /api/samples)")
     job = LaserJob(
         driver_as(instrument, UvLaser), params.job(), station.clock, station.recorder,
-        station.bus, store=store, sample=sample, simulated=station.settings.simulated,
-        instrument=instrument.name, operator=operator,
+        station.bus, store=store, sample=sample, instrument=instrument.name, operator=operator,
     )
     return LaserJobProcedure(job)
 
 
+def sample_loaded(instrument: str, sample: SampleInfo) -> SpecimenLoaded:
+    """The stored lot ``sample`` on the stage of the laser ``instrument``."""
+    return SpecimenLoaded(instrument, sample.sample_id, sample.material_key,
+                          sample.adhesive_thickness_um)
+
+
+async def loads(station: Station, params: LaserRunParams) -> tuple[SpecimenLoaded, ...]:
+    """The lot the job puts on the laser's stage, as stored (material, thickness)."""
+    sample = await LaserJobStore(station.sessions).sample(params.sample_id)
+    if sample is None:
+        return ()
+    return (sample_loaded(instrument_for(station, DRIVER, params.laser).name, sample),)
+
+
 LASER_JOB: ProcedureKind[LaserRunParams] = ProcedureKind(
     KIND, LaserRunParams, occupies, build,
-    "drill a lot and grade it O/Δ/X: PRECHECK → ARM → DRILL → INSPECT")
+    "drill a lot and grade it O/Δ/X: PRECHECK → ARM → DRILL → INSPECT", loads_of=loads)

@@ -335,4 +335,5 @@ class MqttPublisher:
             if self._stopping:
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._outbox_wake.wait(), self.outbox_poll_s)
+                async with asyncio.timeout(self.outbox_poll_s):  # cancellable (3.11 wait_for)
+                    await self._outbox_wake.wait()

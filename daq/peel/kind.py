@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 
 from daq.peel.params import PeelTestParams
-from daq.peel.store import PeelStore
+from daq.peel.store import PeelStore, SpecimenContext
 from daq.procedures.peel_test import PeelOutcome, PeelTest
 from daq.station.errors import Refused
 from daq.station.interface import Station
 from daq.station.lookup import driver_as, instrument_for
 from daq.station.outcome import Outcome
 from daq.station.procedures import Procedure, ProcedureKind
+from daq.station.specimens import SpecimenLoaded
 from drivers.peel_tester import PeelTester
 
 KIND = "peel_test"
@@ -83,6 +84,7 @@ class PeelTestProcedure:
             self._task.cancel()
 
 
+
 def occupies(station: Station, params: PeelTestParams) -> tuple[str, ...]:
     """The tester the test runs on."""
     return (instrument_for(station, DRIVER, params.tester).name,)
@@ -96,14 +98,28 @@ async def build(station: Station, params: PeelTestParams, operator: str | None,
     if await store.specimen_context(params.specimen_id) is None:
         raise Refused("specimen_id", f"specimen {params.specimen_id!r} is not on record: "
                       "register it first (POST /api/specimens)")
+    tester = driver_as(instrument, PeelTester)
     test = PeelTest(
-        driver_as(instrument, PeelTester), station.clock, station.recorder, station.bus,
+        tester, station.clock, station.recorder, station.bus,
         store, instrument=instrument.name, settings=params.settings(), operator=operator,
-        simulated=station.settings.simulated,
     )
     return PeelTestProcedure(test, params.specimen_id)
 
 
+def specimen_loaded(instrument: str, context: SpecimenContext) -> SpecimenLoaded:
+    """The stored specimen ``context`` clamped in the tester ``instrument``."""
+    return SpecimenLoaded(instrument, context.specimen_id, context.material_key,
+                          context.adhesive_thickness_um, context.aging_hours)
+
+
+async def loads(station: Station, params: PeelTestParams) -> tuple[SpecimenLoaded, ...]:
+    """The specimen the test clamps in its tester, as stored (material, aging hours)."""
+    context = await PeelStore(station.sessions).specimen_context(params.specimen_id)
+    if context is None:
+        return ()
+    return (specimen_loaded(instrument_for(station, DRIVER, params.tester).name, context),)
+
+
 PEEL_TEST: ProcedureKind[PeelTestParams] = ProcedureKind(
     KIND, PeelTestParams, occupies, build,
-    "peel one specimen (JIS C 6481): CONFIGURE → ZERO → LOAD → PEEL")
+    "peel one specimen (JIS C 6481): CONFIGURE → ZERO → LOAD → PEEL", loads_of=loads)

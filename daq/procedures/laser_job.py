@@ -120,7 +120,6 @@ class LaserJob:
         *,
         store: LaserJobStore | None = None,
         sample: SampleInfo | None = None,
-        simulated: bool = False,
         instrument: str = "laser",
         operator: str | None = None,
         poll_interval_s: float | None = None,
@@ -134,7 +133,6 @@ class LaserJob:
         self.bus = bus
         self.store = store
         self.sample = sample
-        self.simulated = simulated
         self.instrument = instrument
         self.operator = operator
         self.poll_interval_s = poll_interval_s or default_poll_interval_s(clock.scale)
@@ -234,10 +232,6 @@ class LaserJob:
             )
         self._laser_touched = True
         self.identity = await self.laser.identify()
-        if self.simulated and self.sample is not None:
-            await self.laser.simulate_sample(
-                p.sample_id, self.sample.material_key, self.sample.adhesive_thickness_um
-            )
         if await self.laser.shutter_open():  # left open by someone: close before anything
             await self.laser.close_shutter()
         await self.laser.set_pulse_frequency_hz(p.pulse_frequency_hz)

@@ -71,7 +71,6 @@ class PeelTest:
         instrument: str = "peel1",
         settings: PeelSettings | None = None,
         operator: str | None = None,
-        simulated: bool = False,
     ) -> None:
         self.tester = tester
         self.clock = clock
@@ -81,8 +80,6 @@ class PeelTest:
         self.instrument = instrument
         self.settings = settings or PeelSettings()
         self.operator = operator
-        #: Against a simulator: tell it what the specimen is made of (``SIM:SAMPLE``).
-        self.simulated = simulated
         self.run_id = new_run_id(RUN_KIND)
         self.phase = "CREATED"
         self.capture: Capture | None = None
@@ -119,7 +116,7 @@ class PeelTest:
             )
         )
         try:
-            await self._prepare(specimen_id, context)
+            await self._prepare(specimen_id)
         except (InstrumentError, ValueError) as exc:
             refusal = (
                 f"the tester refused: {exc.text}"
@@ -147,7 +144,7 @@ class PeelTest:
             self.run_id, status, reason, result, len(capture.mm), capture.garbled_lines
         )
 
-    async def _prepare(self, specimen_id: str, context: SpecimenContext | None) -> None:
+    async def _prepare(self, specimen_id: str) -> None:
         s = self.settings
         await self._transition("CONFIGURE")
         await self.tester.set_width_mm(s.width_mm)
@@ -158,11 +155,6 @@ class PeelTest:
         await self._transition("ZERO")
         await self.tester.zero()
         await self._transition("LOAD")
-        if self.simulated and context is not None:
-            await self.tester.simulate_sample(
-                specimen_id, context.material_key, context.adhesive_thickness_um,
-                context.aging_hours,
-            )
         await self.tester.load_specimen(specimen_id)
         await self._transition("PEEL")
         await self.tester.start()

@@ -10,6 +10,11 @@ the outcome, ``active`` lists the live runs. A run may start *inside* another
 (``parent``: a campaign's steps) on instruments that run holds; nobody else can take
 them meanwhile.
 
+Before a run it starts begins, the engine tells every registered
+:class:`~daq.station.specimens.SpecimenListener` what the run puts on its instruments
+(:class:`~daq.station.specimens.SpecimenLoaded`, from the stored specimen and sample
+rows): a simulated station's simulator wiring is one, and tells its simulators.
+
 Progress reaches the bus from the procedures themselves (their ``RunEvent`` transitions
 and results, through the station's recorder, and their readings).
 """
@@ -21,7 +26,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from pydantic import BaseModel
@@ -30,6 +35,7 @@ from daq.station.errors import InstrumentBusy, RunHolder, RunNotLive, UnknownKin
 from daq.station.interface import Station
 from daq.station.outcome import Outcome
 from daq.station.procedures import Kind, Procedure
+from daq.station.specimens import SpecimenListener
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +118,7 @@ class RunEngine:
         self._claims: dict[str, _Claim] = {}
         self._readers: dict[str, BackgroundReader] = {}
         self._paused: set[str] = set()
+        self._specimen_listeners: list[SpecimenListener] = []
         self._lock = asyncio.Lock()
 
     # -- kinds ---------------------------------------------------------------------------
@@ -140,6 +147,23 @@ class RunEngine:
         """Forget the background reader of ``instrument``."""
         self._readers.pop(instrument, None)
         self._paused.discard(instrument)
+
+    # -- what runs put on the instruments -----------------------------------------------
+    def add_specimen_listener(self, listener: SpecimenListener) -> None:
+        """Tell ``listener`` what every run started from now on puts on its instruments."""
+        self._specimen_listeners.append(listener)
+
+    def remove_specimen_listener(self, listener: SpecimenListener) -> None:
+        """Stop telling ``listener``."""
+        with contextlib.suppress(ValueError):
+            self._specimen_listeners.remove(listener)
+
+    async def _announce_loads(self, spec: Kind, params: BaseModel, run_id: str) -> None:
+        if not self._specimen_listeners:
+            return
+        for loaded in await spec.loads(self.station, params):
+            for listener in self._specimen_listeners:
+                await listener.specimen_loaded(replace(loaded, run_id=run_id))
 
     # -- claims --------------------------------------------------------------------------
     def holder_of(self, instrument: str) -> RunHolder | None:
@@ -220,6 +244,7 @@ class RunEngine:
                 if parent is None:
                     await self._pause_readers(instruments)
                 procedure = await spec.build(self.station, valid, operator, parent)
+                await self._announce_loads(spec, valid, procedure.run_id)
             except BaseException:
                 self._resume_readers(self._release(instruments, pending.run_id))
                 raise
@@ -293,8 +318,10 @@ class RunEngine:
         return run is not None and run.live
 
     async def abort(self, run_id: str, operator: str | None = None,
-                    timeout_s: float = ABORT_TIMEOUT_S) -> bool:
+                    timeout_s: float = ABORT_TIMEOUT_S, *, why: str | None = None) -> bool:
         """Abort a live run; True once its procedure has ended (its instruments are safe).
+        ``why`` (a client's words, such as the signal that made a CLI abort) is added to
+        the run's reason.
 
         The procedure's end is the instrument safe: what True means, within
         ``timeout_s``. Then, bounded by :data:`RUN_SETTLE_S`, its records are stored, so
@@ -303,7 +330,8 @@ class RunEngine:
         run = self.runs.get(run_id)
         if run is None or not run.live:
             raise RunNotLive(f"run {run_id} is not live in this station")
-        run.procedure.abort(f"operator abort by {operator or 'unknown'}")
+        reason = f"operator abort by {operator or 'unknown'}"
+        run.procedure.abort(f"{reason} ({why})" if why else reason)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(run.ended.wait(), timeout_s)
         if run.ended.is_set():

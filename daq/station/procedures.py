@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from daq.station.interface import Station
 from daq.station.outcome import Outcome
+from daq.station.specimens import SpecimenLoaded
 
 
 class Procedure(Protocol):
@@ -57,6 +58,8 @@ P = TypeVar("P", bound=BaseModel)
 Occupies = Callable[[Station, P], tuple[str, ...]]
 #: Build the procedure: ``(station, params, operator, parent run id)``.
 Factory = Callable[[Station, P, str | None, str | None], Awaitable[Procedure]]
+#: What a run with these parameters puts on its instruments (from the stored rows).
+Loads = Callable[[Station, P], Awaitable[tuple[SpecimenLoaded, ...]]]
 
 
 class Kind(Protocol):
@@ -89,6 +92,9 @@ class Kind(Protocol):
                     parent: str | None) -> Procedure:
         """The procedure, ready to run."""
 
+    async def loads(self, station: Station, params: BaseModel) -> tuple[SpecimenLoaded, ...]:
+        """The specimens or samples a run with ``params`` puts on its instruments."""
+
 
 @dataclass(frozen=True)
 class ProcedureKind(Generic[P]):
@@ -100,6 +106,8 @@ class ProcedureKind(Generic[P]):
     factory: Factory[P]
     description: str = ""
     resumable: bool = False
+    #: What it puts on its instruments; ``None``: nothing (a press cycle, a campaign).
+    loads_of: Loads[P] | None = None
 
     def validate(self, raw: BaseModel | Mapping[str, object]) -> P:
         """The parameters as this kind's model (a model of another type is re-validated
@@ -117,3 +125,9 @@ class ProcedureKind(Generic[P]):
                     parent: str | None) -> Procedure:
         """Build the procedure with the station's parts."""
         return await self.factory(station, self.validate(params), operator, parent)
+
+    async def loads(self, station: Station, params: BaseModel) -> tuple[SpecimenLoaded, ...]:
+        """The specimens or samples a run with ``params`` puts on its instruments."""
+        if self.loads_of is None:
+            return ()
+        return await self.loads_of(station, self.validate(params))

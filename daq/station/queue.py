@@ -444,7 +444,8 @@ class RunQueue:
         if run_id is None:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.busy_retry_s)
+                async with asyncio.timeout(self.busy_retry_s):  # cancellable (3.11 wait_for)
+                    await self._wake.wait()
             return True
         outcome = await self.station.run_engine.wait(run_id)
         async with self._lock:

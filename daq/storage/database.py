@@ -7,7 +7,10 @@ enforced so it behaves like PostgreSQL. PostgreSQL is reached through asyncpg.
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,8 @@ from sqlalchemy.ext.asyncio import (
 
 from daq.storage.errors import DatabaseUrlError
 
+log = logging.getLogger(__name__)
+
 #: Default time a SQLite connection waits for another writer's lock before failing.
 SQLITE_BUSY_TIMEOUT_S = 5.0
 
@@ -38,6 +43,22 @@ def backend_of(url: str) -> str:
     if backend not in ("sqlite", "postgresql"):
         raise DatabaseUrlError(url, f"backend {backend!r} is not supported")
     return backend
+
+
+def shown_url(url: str) -> str:
+    """The URL as it may be printed (password hidden)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (``None`` for another backend or an in-memory one)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(str(parsed.database))
 
 
 def async_url(url: str) -> str:
@@ -74,9 +95,37 @@ def create_engine(
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
+        warned = [0.0]
+
+        @event.listens_for(engine.sync_engine, "handle_error")
+        def _recycle_broken(context: Any) -> None:
+            # A connection opened while the file could not be written (read-only, full
+            # or failing disk) stays read-only for its life: treat the error as a lost
+            # connection, so the pool throws its connections away and the next try
+            # opens fresh ones (which write again once the file can be written).
+            if sqlite_connection_broken(context.original_exception):
+                context.is_disconnect = True
+                if time.monotonic() - warned[0] >= BROKEN_WARNING_EVERY_S:  # one line
+                    warned[0] = time.monotonic()
+                    log.warning("SQLite: %s; recycling the station's connections",
+                                str(context.original_exception).splitlines()[0])
+
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return _create_async_engine(url, **kwargs)
+
+
+#: A broken SQLite file is said in one log line per this many seconds, not per error.
+BROKEN_WARNING_EVERY_S = 60.0
+#: SQLite errors after which a connection is of no further use.
+SQLITE_BROKEN = ("readonly database", "disk i/o error", "database or disk is full",
+                 "unable to open database file")
+
+
+def sqlite_connection_broken(exc: BaseException) -> bool:
+    """True for a SQLite error that a fresh connection may not have (read-only, I/O)."""
+    from_sqlite = isinstance(exc, sqlite3.Error) or "sqlite" in type(exc).__module__
+    return from_sqlite and any(word in str(exc).lower() for word in SQLITE_BROKEN)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -39,6 +39,23 @@ class RunNotFound(StorageError):
         super().__init__(f"no run {run_id!r} on record (see `daq runs list`)")
 
 
+def explain_failure(exc: BaseException, shown_url: str) -> str | None:
+    """What a person reads when using the database at ``shown_url`` failed with ``exc``
+    (a SQLAlchemy or driver error, or a lost connection); ``None`` for other errors."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.ProgrammingError):
+        text = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+        if "no such table" in text or "does not exist" in text:
+            return (f"the database {shown_url} has no Lamina tables yet: run `daq db upgrade` "
+                    f"({text})")
+        return f"cannot use the database {shown_url}: {text}"
+    if isinstance(exc, sa_exc.DBAPIError | OSError):
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"cannot reach the database {shown_url}: {text}"
+    return None
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for faults that clear by themselves: a locked SQLite file, a database that is
     restarting or unreachable, a dropped connection. Worth retrying with back-off.
@@ -77,5 +94,9 @@ def is_transient(exc: BaseException) -> bool:
     text = f"{type(exc).__name__} {exc}".lower()
     return any(
         word in text
-        for word in ("connection", "shutdown", "cannotconnectnow", "locked", "busy", "deadlock")
+        for word in ("connection", "shutdown", "cannotconnectnow", "locked", "busy", "deadlock",
+                     # SQLite file read-only, full or failing for a while: the connection
+                     # is recycled (see database.py) and the write tried again.
+                     "readonly database", "disk i/o error", "database or disk is full",
+                     "unable to open database file")
     )

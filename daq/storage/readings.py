@@ -123,6 +123,9 @@ class ReadingWriter:
         self._task: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()  # flush() may run beside the task
         self._held: AsyncConnection | None = None
+        #: Shared with the recorder that creates run rows (``DbRecorder.run_rows_lock``),
+        #: so that a batch and a run row's creation never interleave.
+        self.run_rows_lock: asyncio.Lock | None = None
 
     def oldest_buffered_age_s(self) -> float:
         """Real seconds the oldest reading not yet written has waited (0 if none)."""
@@ -232,6 +235,13 @@ class ReadingWriter:
                 await held.close()
 
     async def _write(self, rows: list[Row]) -> None:
+        if self.run_rows_lock is None:
+            await self._write_unlocked(rows)
+            return
+        async with self.run_rows_lock:
+            await self._write_unlocked(rows)
+
+    async def _write_unlocked(self, rows: list[Row]) -> None:
         per_run = self._per_run(rows)
         if self.method == "core":
             await self._write_core(rows, per_run)
@@ -379,7 +389,10 @@ class ReadingWriter:
             timeout = max(0.0, min(waits)) if self._buffer else None
             if sub.depth() == 0:
                 with contextlib.suppress(TimeoutError):
-                    self._take([await asyncio.wait_for(sub.get(), timeout)])
+                    # Not wait_for: on Python 3.11 it can swallow the cancel that stops
+                    # this task when the message arrives at the same moment.
+                    async with asyncio.timeout(timeout):
+                        self._take([await sub.get()])
 
     def start(self) -> asyncio.Task[None]:
         """Run the writer as a task (``stop()`` ends it and flushes)."""

@@ -14,6 +14,7 @@ each record here with the same rows, idempotently (``journal_applied``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -75,6 +76,12 @@ class DbRecorder:
         self.retry_for_s = retry_for_s
         self.retries = 0
         self._lock = asyncio.Lock()
+        #: Held while a transaction creates run rows; the reading writer holds it around
+        #: each batch (``ReadingWriter.run_rows_lock``). A run row counts the readings on
+        #: record before it, and a batch advances the counts of the run rows it sees: run
+        #: at once, a batch committed between the count and the run row's commit would
+        #: be in neither (seen as a run whose count was one poll short of its rows).
+        self.run_rows_lock = asyncio.Lock()
 
     async def _transact(self, work: Callable[[AsyncSession], Awaitable[None]]) -> None:
         delay = 0.05
@@ -229,7 +236,8 @@ class DbRecorder:
     async def start_run(self, run: RunInfo) -> None:
         """Insert the run (RUNNING) with its first event, ``note``/``started``."""
         work, message = self._start_run_work(run)
-        await self._transact(lambda session: work(session, None))
+        async with self.run_rows_lock:
+            await self._transact(lambda session: work(session, None))
         self._after_commit(message)
 
     async def event(self, event: RunEvent) -> None:
@@ -263,6 +271,16 @@ class DbRecorder:
         crash duplicates nothing; the outbox message takes the record's id."""
         ids = [r.id for r in records]
         messages: list[RunEvent | Alarm] = []
+        creates_runs = any(r.op == "start_run" for r in records)
+        async with contextlib.AsyncExitStack() as held:
+            if creates_runs:
+                await held.enter_async_context(self.run_rows_lock)
+            await self._apply(ids, records, messages)
+        for message in messages:
+            self._after_commit(message)
+
+    async def _apply(self, ids: list[str], records: Sequence[JournalRecord],
+                     messages: list[RunEvent | Alarm]) -> None:
         async with self._lock, self.sessions() as session, session.begin():
             done = set((await session.scalars(
                 select(JournalApplied.id).where(JournalApplied.id.in_(ids))
@@ -276,8 +294,6 @@ class DbRecorder:
                 session.add(JournalApplied(id=record.id, op=record.op, applied_wall_ts=now))
                 messages.append(message)
                 done.add(record.id)
-        for message in messages:
-            self._after_commit(message)
 
     async def interrupt_run(
         self,

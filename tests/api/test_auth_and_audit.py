@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import delete, select
 
 from daq.api import accounts
@@ -105,7 +107,12 @@ async def test_ensure_admin_creates_one_admin_on_first_start_only(station: Stati
 
 async def test_expired_and_garbage_tokens_are_refused(station: Station) -> None:
     async with station.lab.sessions() as session:
-        expired, _ = await accounts.issue_token(session, "admin1", lifetime_s=-1.0)
+        expired, _ = await accounts.issue_token(session, "admin1", lifetime_s=60.0)
+        # Its minute is over: written as an hour ago (the test does not wait a minute).
+        row = (await session.scalars(select(ApiToken).where(
+            ApiToken.token_hash == accounts.token_digest(expired)))).one()
+        row.expires_ts = time.time() - 3600.0
+        await session.commit()
     async with station.client() as anon:
         for token in (expired, "garbage", ""):
             r = await anon.get("/api/runs", headers={"Authorization": f"Bearer {token}"})

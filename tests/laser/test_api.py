@@ -27,7 +27,7 @@ async def test_jobs_are_listed_and_shown_with_holes(
             for lot, key, um in (("EX1-A1", "EX1", 5.0), ("CMP1-A1", "CMP1", 15.0)):
                 await store.ensure_sample(SampleInfo(lot, key, lot, um, True), lab.clock.now())
                 job = LaserJob(laser, LaserJobParams(lot, n_holes=120), lab.clock, lab.recorder,
-                               lab.bus, store=store, simulated=True)
+                               lab.bus, store=store)
                 assert (await job.run()).outcome == "DONE"
             async with station.client() as anonymous:
                 assert (await anonymous.get("/api/laser/jobs")).status_code == 401

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from daq.station.simulation import RemoteDoor
 from drivers.errors import InstrumentCommandError, InstrumentConnectionError, ProtocolError
 from drivers.uv_laser import (
     Interlocks,
@@ -17,6 +18,7 @@ from drivers.uv_laser import (
     parse_interlocks,
     parse_job_status,
 )
+from simulators.door import SimulationDoor
 from tests.laser.conftest import LaserRig, wait_finished, wait_until
 
 
@@ -102,8 +104,20 @@ async def test_interlock_mid_job_closes_shutter_and_faults_job(
     assert (await laser.job_status()).holes_done == status.holes_done
 
 
-async def test_simulated_sample_sets_the_film(rig: LaserRig, laser: UvLaser) -> None:
-    await laser.simulate_sample("LOT-A", "CMP1", 15)
+async def test_the_side_door_sets_the_film_away_from_the_laser_link(
+    rig: LaserRig, laser: UvLaser
+) -> None:
+    door = SimulationDoor(rig.sim)
+    link = RemoteDoor(await door.start())
+    try:
+        assert await link.send("SIM:SAMPLE LOT-A,CMP1,15") == "OK"
+        refused = await link.send("SIM:SAMPLE LOT-B,NOPE,15")
+        assert refused.startswith("ERR,-224,") and "unknown material NOPE" in refused
+    finally:
+        await link.close()
+        await door.stop()
+    # The refusal went back through the door, not into the laser's error queue.
+    assert await laser.query("SYST:ERR?") == '0,"No error"'
     await laser.load_job("LOT-A", 3, 40, 100)
     await laser.open_shutter()
     await laser.start_job()

@@ -31,7 +31,6 @@ def make_job(
         recorder,
         bus,
         sample=sample,
-        simulated=True,
         instrument="laser1",
     )
 

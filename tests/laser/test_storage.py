@@ -27,7 +27,7 @@ async def test_graded_job_is_stored_with_its_holes_and_published_via_outbox(
     await store.ensure_sample(SampleInfo("EX1-2026-009", "EX1", "Example 1", 5.0, True), 0.0)
     recorder = DbRecorder(sessions, Bus(), prefix="lamina/test-laser", clock=clock)
     job = LaserJob(laser, LaserJobParams("EX1-2026-009", n_holes=300), clock, recorder, Bus(),
-                   store=store, simulated=True, instrument="laser1")
+                   store=store, instrument="laser1")
     result = await job.run()
     assert result.outcome == "DONE" and result.grade is not None
     stored = await store.job(job.run_id)
@@ -37,8 +37,9 @@ async def test_graded_job_is_stored_with_its_holes_and_published_via_outbox(
     assert row.holes_done == row.holes_inspected == 300
     assert [h.hole_index for h in holes] == list(range(300))
     assert sum(h.grade == "O" for h in holes) >= 0.95 * 300
-    # The simulator was told the film on the stage (the service runs against simulators).
-    assert "SIM:SAMPLE EX1-2026-009,EX1,5" in rig.sim.commands_seen
+    # Nothing of simulation went over the laser's wire: the job speaks only the laser's
+    # own commands (a simulated station tells its simulators through their side door).
+    assert not [c for c in rig.sim.commands_seen if c.upper().startswith("SIM:")]
     async with sessions() as session:
         run = await session.get(Run, job.run_id)
         assert run is not None and run.status == "DONE" and run.kind == "laser_job"
@@ -62,7 +63,7 @@ async def test_interlocked_job_is_stored_aborted_with_holes_done(
     await store.ensure_sample(SampleInfo("EX1-2026-010", "EX1", "Example 1", 5.0, True), 0.0)
     recorder = DbRecorder(sessions, Bus(), prefix="lamina/test-laser", clock=clock)
     job = LaserJob(laser, LaserJobParams("EX1-2026-010", n_holes=100_000), clock, recorder,
-                   Bus(), store=store, simulated=True, poll_interval_s=0.01)
+                   Bus(), store=store, poll_interval_s=0.01)
 
     def open_door(done: int, _total: int) -> None:
         if done >= 200:

@@ -28,8 +28,8 @@ async def test_peel_result_is_published_with_qos_1(
     await make_specimen(store, bench, "EX1-2026-020-M1")
     async with aiomqtt.Client("127.0.0.1", 1883) as client:
         await client.subscribe(f"{prefix}/runs/+/events", qos=1)
-        outcome = await PeelTest(bench.tester, bench.clock, recorder, bus, store,
-                                 simulated=True).run("EX1-2026-020-M1")
+        outcome = await PeelTest(bench.tester, bench.clock, recorder, bus,
+                                 store).run("EX1-2026-020-M1")
         sent = await publish_outbox_once(sessions, bench.clock, "mqtt://127.0.0.1:1883", 1884)
         assert sent >= 2
         results = []

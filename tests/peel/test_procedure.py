@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from daq.bus import Bus
 from daq.materials import material_info
 from daq.messages import Reading
+from daq.peel.kind import specimen_loaded
 from daq.peel.store import PeelStore
 from daq.procedures.peel_test import PeelSettings, PeelTest
+from daq.station.simulation import LocalDoor, SimulatorWiring
 from daq.storage.models import MqttOutbox, Run, Specimen
 from daq.storage.recorder import DbRecorder
 from tests.peel.conftest import MID_PEEL_SCALE, Bench, wait_until
@@ -21,6 +23,8 @@ from tests.peel.conftest import MID_PEEL_SCALE, Bench, wait_until
 async def make_specimen(
     store: PeelStore, bench: Bench, specimen_id: str, key: str = "EX1", aging_hours: float = 0.0
 ) -> None:
+    """Register the specimen, and tell the bench's simulator what it is through its side
+    door, as a simulated station's wiring does when a peel test of it starts."""
     info = material_info(key)
     lot = specimen_id.rsplit("-", 1)[0]
     await store.ensure_specimen(
@@ -35,10 +39,14 @@ async def make_specimen(
         laminate_id=f"{lot}-L1",
         aging_hours=aging_hours,
     )
+    context = await store.specimen_context(specimen_id)
+    assert context is not None
+    wiring = SimulatorWiring({"peel1": LocalDoor(bench.sim.simulate)})
+    await wiring.specimen_loaded(specimen_loaded("peel1", context))
 
 
 def peel_test(bench: Bench, recorder: DbRecorder, bus: Bus, store: PeelStore) -> PeelTest:
-    return PeelTest(bench.tester, bench.clock, recorder, bus, store, simulated=True,
+    return PeelTest(bench.tester, bench.clock, recorder, bus, store,
                     settings=PeelSettings(idle_timeout_s=1.0))
 
 

@@ -37,7 +37,7 @@ async def test_every_material_of_table_1_peels_as_the_patent_says(
         for n in (1, 2, 3):
             specimen_id = f"{key}-2026-{int(aging_hours):04d}-S{n}"
             await make_specimen(store, bench, specimen_id, key, aging_hours)
-            procedure = PeelTest(bench.tester, bench.clock, recorder, bus, store, simulated=True)
+            procedure = PeelTest(bench.tester, bench.clock, recorder, bus, store)
             outcome = await procedure.run(specimen_id)
             assert outcome.status == "DONE", outcome.reason
             assert outcome.result is not None

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daq.station.simulation import RemoteDoor
 from drivers.errors import InstrumentCommandError, ProtocolError
 from drivers.peel_tester import (
     GarbledLine,
@@ -23,6 +24,7 @@ from drivers.peel_tester import (
     parse_stream_line,
 )
 from drivers.transport.visa_thread import PyVisaTransport
+from simulators.door import SimulationDoor
 from simulators.materials import MATERIALS
 from simulators.peel import ForceCurve, specimen_rng
 from simulators.peel import PeelTester as SimPeelTester
@@ -97,12 +99,25 @@ async def test_the_same_specimen_peels_the_same(bench: Bench) -> None:
     assert first[:5000] == second[:5000]
 
 
-async def test_sim_sample_sets_material_and_aging(bench: Bench) -> None:
-    await bench.tester.simulate_sample("LOT-42", "EX5", 5, 1000)
+async def test_the_side_door_sets_material_and_aging_away_from_the_serial_line(
+    bench: Bench,
+) -> None:
+    door = SimulationDoor(bench.sim)
+    link = RemoteDoor(await door.start())
+    try:
+        assert await link.send("SIM:SAMPLE LOT-42,EX5,5,1000") == "OK"
+        assert await link.send("SIM:SAMPLE LOT-43,NOPE,5") == "ERR,302,unknown material NOPE"
+        assert (await link.send("LOAD LOT-42-S1")).startswith("ERR,-113,not a simulation")
+    finally:
+        await link.close()
+        await door.stop()
     await bench.tester.load_specimen("LOT-42-S1")
     assert bench.sim.loaded is not None
     assert bench.sim.loaded.material.key == "EX5"
     assert bench.sim.loaded.aging_hours == 1000
+    # The serial line carried the tester's own commands only, and no stray reply or error.
+    assert not [c for c in bench.sim.commands_seen if c.upper().startswith("SIM:")]
+    assert await bench.tester.loaded_specimen() == "LOT-42-S1"
 
 
 async def test_stop_ends_the_peel_early(bench: Bench) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from daq.api.deps import SessionDep, Viewer
+from daq.aging.store import AgingError
+from daq.aging.store import status as aging_status
+from daq.api.deps import SessionDep, Viewer, get_sessions
 from daq.api.schemas import error_responses
 from daq.storage.aging_models import AgingExcursionRow, AgingPulloutRow, AgingRunRow
 
@@ -84,6 +86,16 @@ async def list_aging_runs(
     if status_:
         query = query.where(AgingRunRow.status == status_)
     return list((await session.scalars(query.limit(limit).offset(offset))).all())
+
+
+@router.get("/{run_id}/status")
+async def get_aging_status(run_id: str, _: Viewer, request: Request) -> dict[str, Any]:
+    """Everything ``daq aging status`` shows of a run: hours in each bucket, the next
+    pull-out, pull-outs due with their specimens, excursions, pull-outs done."""
+    try:
+        return await aging_status(get_sessions(request), run_id)
+    except AgingError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
 
 
 @router.get("/{run_id}", response_model=AgingRunDetail)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
@@ -21,20 +22,40 @@ from daq.api.schemas import (
     WhoAmI,
     error_responses,
 )
+from daq.api.throttle import LoginThrottle, login_keys, retry_after_header
 from daq.storage.auth_models import User
 from daq.storage.models import AuditLog
 
 router = APIRouter(tags=["auth"], responses=error_responses(401, 403, 404, 409))
 
 
-@router.post("/api/auth/token", response_model=TokenOut, **audited("auth.login"))
+def login_throttle(request: Request) -> LoginThrottle:
+    """The app's login throttle (made in ``create_app``)."""
+    throttle = request.app.state.login_throttle
+    assert isinstance(throttle, LoginThrottle)
+    return throttle
+
+
+@router.post("/api/auth/token", response_model=TokenOut, responses=error_responses(429),
+             **audited("auth.login"))
 async def login(body: LoginRequest, request: Request, session: SessionDep) -> TokenOut:
     """Exchange a user name and password for a bearer token."""
     note_user(request, body.username)
     note_action(request, "auth.login", target=body.username)
+    throttle = login_throttle(request)
+    keys = login_keys(body.username, request.client.host if request.client else None)
+    wait = throttle.admit(keys)
+    if wait > 0:  # checked before any hashing: guessing costs the guesser, not the station
+        await asyncio.sleep(min(wait, throttle.tarpit_s))
+        wait = max(0.0, wait - min(wait, throttle.tarpit_s))
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"too many wrong logins; try again in {retry_after_header(wait)} s",
+            headers={"Retry-After": retry_after_header(wait)})
     principal = await accounts.authenticate(session, body.username, body.password)
     if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong user name or password")
+    throttle.succeeded(keys)
     token, expires = await accounts.issue_token(session, principal.name)
     return TokenOut(
         access_token=token, username=principal.name, role=principal.role, expires_ts=expires
@@ -93,14 +114,13 @@ async def change_user(
         request, "user.change", target=name, from_state=user.role if user else None,
         **body.model_dump(exclude_none=True),
     )
-    if user is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no user {name!r}")
-    if body.role is not None:
-        user.role = body.role
-    if body.disabled is not None:
-        user.disabled = body.disabled
-    await session.commit()
-    return user
+    try:
+        return await accounts.change_user(session, name, role=body.role,
+                                          disabled=body.disabled)
+    except accounts.UnknownUser as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    except accounts.AccountError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
 
 
 @router.get("/api/audit", response_model=list[AuditOut])

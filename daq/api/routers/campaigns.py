@@ -1,10 +1,12 @@
-"""Campaigns: the list, and one campaign's Table 1 as its report reads it (measured beside
-the patent, each mean with its specimens and runs, pass/fail against the report's
-tolerance), so the dashboard's Table 1 page and ``daq report`` show the same numbers."""
+"""Campaigns: the list; one campaign's state and the Table 1 its steps have reproduced so
+far (as ``daq campaign run --json`` prints it); and its Table 1 as its report reads it
+(measured beside the patent, each mean with its specimens and runs, pass/fail against the
+report's tolerance), so the dashboard's Table 1 page and ``daq report`` show the same
+numbers."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
@@ -12,7 +14,7 @@ from sqlalchemy import func, select
 
 from daq.api.deps import SessionDep, Viewer, get_sessions
 from daq.api.schemas import error_responses
-from daq.campaign.state import UnknownCampaign
+from daq.campaign.state import UnknownCampaign, get_campaign
 from daq.report.data import TOLERANCE_N_PER_CM, Condition, load_report_data
 from daq.storage.campaign_models import CampaignRow, CampaignStepRow
 
@@ -20,7 +22,7 @@ router = APIRouter(prefix="/api/campaigns", tags=["campaigns"],
                    responses=error_responses(401, 403, 404))
 
 
-class CampaignOut(BaseModel):
+class CampaignSummary(BaseModel):
     """A campaign: title, status, when, and how many of its steps are done."""
 
     id: str
@@ -31,6 +33,20 @@ class CampaignOut(BaseModel):
     ended_ts: float | None
     steps_done: int
     steps_total: int
+
+
+class CampaignOut(BaseModel):
+    """A campaign: status, how many sessions it took, and its reproduced table (one row
+    per lot, as ``daq campaign run --json`` prints it)."""
+
+    id: str
+    title: str
+    status: str
+    reason: str | None
+    sessions: int
+    started_ts: float
+    ended_ts: float | None
+    table: list[dict[str, Any]]
 
 
 class PeelValue(BaseModel):
@@ -74,7 +90,7 @@ class Table1RowOut(BaseModel):
 class Table1Out(BaseModel):
     """A campaign's Table 1, its progress and the tolerance its cells are judged by."""
 
-    campaign: CampaignOut
+    campaign: CampaignSummary
     tolerance_n_per_cm: float
     aging_run_id: str | None
     rows: list[Table1RowOut]
@@ -102,22 +118,38 @@ async def _progress(session: SessionDep, ids: list[str]) -> dict[str, tuple[int,
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
-def _campaign_out(row: CampaignRow, progress: tuple[int, int]) -> CampaignOut:
-    return CampaignOut(id=row.id, title=row.title, status=row.status, reason=row.reason,
+def _summary(row: CampaignRow, progress: tuple[int, int]) -> CampaignSummary:
+    return CampaignSummary(id=row.id, title=row.title, status=row.status, reason=row.reason,
                        started_ts=row.started_ts, ended_ts=row.ended_ts,
                        steps_done=progress[0], steps_total=progress[1])
 
 
-@router.get("", response_model=list[CampaignOut])
+@router.get("", response_model=list[CampaignSummary])
 async def list_campaigns(
     _: Viewer, session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-) -> list[CampaignOut]:
+) -> list[CampaignSummary]:
     """Campaigns, newest first, with their progress."""
     rows = list((await session.scalars(
         select(CampaignRow).order_by(CampaignRow.started_ts.desc()).limit(limit))).all())
     progress = await _progress(session, [r.id for r in rows])
-    return [_campaign_out(r, progress[r.id]) for r in rows]
+    return [_summary(r, progress[r.id]) for r in rows]
+
+
+@router.get("/{campaign_id}", response_model=CampaignOut)
+async def get_one(campaign_id: str, _: Viewer, request: Request) -> CampaignOut:
+    """One campaign and its table (404 if it has not been run here)."""
+    sessions = get_sessions(request)
+    row = await get_campaign(sessions, campaign_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no campaign {campaign_id!r}")
+    try:
+        data = await load_report_data(sessions, campaign_id, with_traces=False)
+    except UnknownCampaign as exc:  # removed in between
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    return CampaignOut(id=row.id, title=row.title, status=row.status, reason=row.reason,
+                       sessions=row.sessions, started_ts=row.started_ts,
+                       ended_ts=row.ended_ts, table=data.table_json())
 
 
 @router.get("/{campaign_id}/table1", response_model=Table1Out)
@@ -141,6 +173,6 @@ async def table1(campaign_id: str, request: Request, _: Viewer, session: Session
         laser_run_id=r.laser_run_id, laser_grade=r.laser_grade,
         patent_laser_grade=r.expected_grade, grade_passed=r.grade_matches,
     ) for r in data.table]
-    return Table1Out(campaign=_campaign_out(row, progress),
+    return Table1Out(campaign=_summary(row, progress),
                      tolerance_n_per_cm=TOLERANCE_N_PER_CM,
                      aging_run_id=data.aging.run_id if data.aging else None, rows=rows)

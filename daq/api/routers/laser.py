@@ -94,7 +94,7 @@ async def list_jobs(
     grade: Annotated[Literal["O", "Δ", "X"] | None, Query()] = None,
     state: Annotated[Literal["DONE", "ABORTED"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[LaserJobRow]:
     """Laser jobs, newest first."""
     query = select(LaserJobRow).order_by(LaserJobRow.started_ts.desc(), LaserJobRow.id)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from daq.api.audit import audited, note_action
 from daq.api.deps import Operator, SessionDep, StationDep, Viewer, get_sessions
 from daq.api.schemas import (
+    AbortIn,
     AbortOut,
     ReadingPage,
     RunDetail,
@@ -225,9 +226,11 @@ async def _csv_rows(
 
 @router.post("/{run_id}/abort", response_model=AbortOut, status_code=202, **audited("run.abort"))
 async def abort_run(
-    run_id: str, request: Request, me: Operator, session: SessionDep, station: StationDep
+    run_id: str, request: Request, me: Operator, session: SessionDep, station: StationDep,
+    body: AbortIn | None = None,
 ) -> AbortOut:
-    """Abort a live run (operator): the instrument goes to its safe state."""
+    """Abort a live run (operator): the instrument goes to its safe state. An optional
+    ``reason`` (``{"reason": "SIGINT"}``) is added to the run's reason."""
     if not station.run_engine.is_live(run_id):
         run = await session.get(Run, run_id)
         note_action(request, "run.abort", target=run_id,
@@ -242,7 +245,8 @@ async def abort_run(
     phase = station.run_engine.get(run_id).phase
     note_action(request, "run.abort", target=run_id, from_state=phase)
     try:
-        ended = await station.run_engine.abort(run_id, me.name)
+        ended = await station.run_engine.abort(run_id, me.name,
+                                               why=body.reason if body else None)
     except StationError as exc:  # ended between the check and the abort
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     if ended:

@@ -101,10 +101,15 @@ async def register_specimen(body: SpecimenIn, request: Request, _: Operator,
         sample_id = laminate.sample_id
     if sample_id is None:
         raise _unknown("sample_id", "give the laminate_id or the sample_id it was cut from")
-    if await session.get(Sample, sample_id) is None:
+    sample = await session.get(Sample, sample_id)
+    if sample is None:
         raise _unknown("sample_id", f"sample {sample_id!r} is not on record")
+    if not sample.film_forms:  # the lab's rule: no film, so nothing to cut a specimen from
+        raise _unknown("sample_id", f"{sample.material_name} ({sample.material_key}) cannot "
+                       f"be made into specimens: {sample.note or 'no film'}")
     row = Specimen(id=body.id, laminate_id=body.laminate_id, sample_id=sample_id,
-                   width_mm=body.width_mm, aging_hours=0.0, state="AS_MADE",
+                   width_mm=body.width_mm, aging_hours=body.aging_hours,
+                   state="AS_MADE" if body.aging_hours == 0 else "PULLED",
                    created_ts=station.clock.now())
     await _add_new(session, row, "specimen", body.id)
     return row

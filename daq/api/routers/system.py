@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import text
 
+from daq.api import accounts
 from daq.api.deps import StationDep, get_sessions
 from daq.clock import iso
 from daq.metrics import render_prometheus
@@ -65,6 +66,12 @@ def api_metrics(request: Request) -> str:
         "# HELP daq_api_audit_failures_total Audit rows that could not be written.\n"
         "# TYPE daq_api_audit_failures_total counter\n"
         f"daq_api_audit_failures_total {audit.failures}\n"
+        "# HELP daq_api_password_hashes_total Argon2 hashes computed (logins, new users).\n"
+        "# TYPE daq_api_password_hashes_total counter\n"
+        f"daq_api_password_hashes_total {accounts.HASHES.computed}\n"
+        "# HELP daq_api_logins_throttled_total Login attempts told to wait (429).\n"
+        "# TYPE daq_api_logins_throttled_total counter\n"
+        f"daq_api_logins_throttled_total {request.app.state.login_throttle.refused}\n"
     )
 
 

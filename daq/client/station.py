@@ -1,0 +1,232 @@
+"""``Station``: the station's HTTP API as typed async calls.
+
+Every error answer becomes a typed exception carrying the station's own words
+(:class:`~daq.client.errors.Refused` for 409/422, :class:`NotAuthorized` for 401/403,
+:class:`NotFound` for 404); a URL where nothing listens is
+:class:`~daq.client.errors.StationUnreachable`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from types import TracebackType
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, JsonValue, TypeAdapter
+
+from daq.client.credentials import load_token, station_url
+from daq.client.errors import NotAuthorized, NotFound, Refused, StationError, StationUnreachable
+from daq.client.models import (
+    AbortReply,
+    CampaignRecord,
+    Health,
+    InstrumentInfo,
+    JsonObject,
+    ReadingPage,
+    RunDetail,
+    RunList,
+    RunStarted,
+    StoredReading,
+    Token,
+    WhoAmI,
+)
+from daq.client.stream import LiveStream
+
+
+async def station_answers(url: str, timeout_s: float = 5.0) -> bool:
+    """True if something accepts connections at ``url``; False if the connection is
+    refused (no station there). Any other failure (no route, a name that does not
+    resolve, a timeout) is :class:`StationUnreachable`: not a reason to run one here."""
+    parts = urlsplit(station_url(url))
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+    except ConnectionRefusedError:
+        return False
+    except (OSError, TimeoutError) as exc:
+        raise StationUnreachable(url, str(exc) or type(exc).__name__) from None
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+def _fields(response: httpx.Response) -> tuple[str, ...]:
+    """The fields a 422 answer names (``field`` of each error, as the station shapes it)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ()
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if not isinstance(detail, list):
+        return ()
+    return tuple(str(d["field"]) for d in detail if isinstance(d, dict) and "field" in d)
+
+
+def _message(response: httpx.Response) -> str:
+    """The station's explanation of an error answer, in one line."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip() or response.reason_phrase
+    if isinstance(body, dict):
+        if isinstance(body.get("message"), str):
+            return str(body["message"])
+        detail = body.get("detail")
+        if isinstance(detail, str):
+            return detail
+        if isinstance(detail, list):
+            return "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d)
+                             for d in detail)
+    return str(body)
+
+
+class Station:
+    """A station's API (an async context manager, not re-entrant)."""
+
+    def __init__(self, url: str | None = None, token: str | None = None, *,
+                 timeout_s: float = 30.0) -> None:
+        self.url = station_url(url)
+        self.token = token if token is not None else load_token(self.url)
+        self._timeout_s = timeout_s
+        self._http: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> Station:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        self._http = httpx.AsyncClient(base_url=self.url, timeout=self._timeout_s,
+                                       headers=headers)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    # -- plumbing ------------------------------------------------------------------------
+    async def _request(self, method: str, path: str, *,
+                       json: JsonValue = None,
+                       params: Mapping[str, str | int] | None = None) -> httpx.Response:
+        if self._http is None:
+            raise StationError("use the Station as `async with Station(...) as station:`")
+        try:
+            response = await self._http.request(method, path, json=json, params=params)
+        except httpx.ConnectError as exc:
+            raise StationUnreachable(self.url, str(exc) or "connection failed") from None
+        except httpx.TransportError as exc:
+            raise StationError(f"station at {self.url}: {type(exc).__name__}: {exc}") from None
+        if response.is_success:
+            return response
+        message = _message(response)
+        if response.status_code in (401, 403):
+            raise NotAuthorized(response.status_code, message)
+        if response.status_code == 404:
+            raise NotFound(message)
+        if response.status_code in (409, 422):
+            raise Refused(response.status_code, message, _fields(response))
+        raise StationError(f"station answered {response.status_code}: {message}")
+
+    # -- calls ---------------------------------------------------------------------------
+    async def login(self, username: str, password: str) -> Token:
+        """A token for ``username``; it is used by this client from now on."""
+        response = await self._request("POST", "/api/auth/token",
+                                       json={"username": username, "password": password})
+        token = Token.model_validate_json(response.content)
+        self.token = token.access_token
+        if self._http is not None:
+            self._http.headers["Authorization"] = f"Bearer {token.access_token}"
+        return token
+
+    async def health(self) -> Health:
+        """The station's health (no token needed)."""
+        return Health.model_validate_json((await self._request("GET", "/health")).content)
+
+    async def whoami(self) -> WhoAmI:
+        """Who the station thinks we are."""
+        return WhoAmI.model_validate_json((await self._request("GET", "/api/auth/me")).content)
+
+    async def start_run(self, kind: str, params: BaseModel | Mapping[str, JsonValue]) -> RunStarted:
+        """Start a run of ``kind`` (``press_cycle``, ``peel_test``, …) with ``params``."""
+        body = (params.model_dump(mode="json", exclude_unset=True)
+                if isinstance(params, BaseModel) else dict(params))
+        response = await self._request("POST", "/api/runs", json={"kind": kind, "params": body})
+        return RunStarted.model_validate_json(response.content)
+
+    async def abort(self, run_id: str, reason: str | None = None) -> AbortReply:
+        """Abort a live run; answers once its instrument is safe (``ABORTED``) or, if
+        that takes long, with ``ABORTING``."""
+        response = await self._request("POST", f"/api/runs/{run_id}/abort",
+                                       json={"reason": reason} if reason else None)
+        return AbortReply.model_validate_json(response.content)
+
+    async def run(self, run_id: str) -> RunDetail:
+        """A run as stored, with its events."""
+        response = await self._request("GET", f"/api/runs/{run_id}")
+        return RunDetail.model_validate_json(response.content)
+
+    async def runs(self, *, kind: str | None = None, status: str | None = None,
+                   limit: int = 50) -> RunList:
+        """Runs on record, newest first."""
+        params: dict[str, str | int] = {"limit": limit}
+        if kind:
+            params["kind"] = kind
+        if status:
+            params["status"] = status
+        response = await self._request("GET", "/api/runs", params=params)
+        return RunList.model_validate_json(response.content)
+
+    async def wait_ended(self, run_id: str, poll_s: float = 0.2) -> RunDetail:
+        """The run once its record is closed (no longer RUNNING)."""
+        while True:
+            detail = await self.run(run_id)
+            if detail.ended:
+                return detail
+            await asyncio.sleep(poll_s)
+
+    async def readings(self, run_id: str, page_size: int = 5000) -> AsyncIterator[StoredReading]:
+        """Every stored reading of a run (one per channel), oldest first."""
+        offset: int | None = 0
+        while offset is not None:
+            response = await self._request("GET", f"/api/runs/{run_id}/readings",
+                                           params={"limit": page_size, "offset": offset})
+            page = ReadingPage.model_validate_json(response.content)
+            for item in page.items:
+                yield item
+            offset = page.next_offset
+
+    async def register(self, what: str, body: Mapping[str, JsonValue]) -> bool:
+        """Register a sample, laminate or specimen (``what``: ``samples``, ``laminates``,
+        ``specimens``); False if one with that id is already on record."""
+        try:
+            await self._request("POST", f"/api/{what}", json=dict(body))
+        except Refused as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+    async def aging_status(self, run_id: str) -> JsonObject:
+        """An aging run's hours, pull-outs due and done, excursions (as stored)."""
+        response = await self._request("GET", f"/api/aging-runs/{run_id}/status")
+        body = TypeAdapter(JsonObject).validate_json(response.content)
+        return body
+
+    async def campaign(self, campaign_id: str) -> CampaignRecord:
+        """A campaign and its table (:class:`NotFound` if it was never run here)."""
+        response = await self._request("GET", f"/api/campaigns/{campaign_id}")
+        return CampaignRecord.model_validate_json(response.content)
+
+    async def instruments(self) -> list[InstrumentInfo]:
+        """The station's instruments (and, read-only, other stations' sharing its database)."""
+        response = await self._request("GET", "/api/instruments")
+        return [InstrumentInfo.model_validate(i) for i in response.json()]
+
+    def stream(self) -> LiveStream:
+        """The live stream (``async with station.stream() as live:``)."""
+        if not self.token:
+            raise NotAuthorized(401, "no token: run `daq login` or set DAQ_TOKEN")
+        return LiveStream(self.url, self.token)
