@@ -28,6 +28,10 @@ from daq.storage.peel_models import PeelResultRow, PeelTestRow, unpack_curve
 
 Sessions = async_sessionmaker[AsyncSession]
 
+#: How far a measured mean peel strength may lie from the patent's and still agree
+#: (N/cm): the report and the dashboard's Table 1 judge by it.
+TOLERANCE_N_PER_CM = 0.5
+
 
 @dataclass
 class SpecimenPeel:

@@ -16,9 +16,7 @@ from typing import Any
 
 from daq.clock import iso
 from daq.report import figures
-from daq.report.data import Condition, ReportData, RunInfo, Table1Row
-
-TOLERANCE_N_PER_CM = 0.5
+from daq.report.data import TOLERANCE_N_PER_CM, Condition, ReportData, RunInfo, Table1Row
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}

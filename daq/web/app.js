@@ -5,16 +5,17 @@
 import { api, auth, login, logout, ApiError, LiveStream } from "./api.js";
 import { AlarmPanel } from "./alarms.js";
 import { mountAreaPanels } from "./areas.js";
-import { Catalog } from "./forms.js";
+import { Catalog, clearBusyRefusals } from "./forms.js";
 import { PressLive } from "./press.js";
 import { QueuePanel } from "./queue.js";
 import { RunBrowser } from "./runs.js";
+import { Table1Page } from "./table1.js";
 import { mountRegistration, mountWorkForms } from "./work.js";
 import { $, $$, el, fmtValue } from "./util.js";
 
 const state = {
   me: null, canOperate: false, instruments: new Map(), stream: null, health: null,
-  catalog: new Catalog(), press: null, queue: null, runs: null, alarms: null,
+  catalog: new Catalog(), press: null, queue: null, runs: null, alarms: null, table1: null,
 };
 
 // ---------------------------------------------------------------- login / session
@@ -46,6 +47,10 @@ function showView() {
   for (const v of $$(".view")) v.hidden = v.id !== `view-${view}`;
   for (const a of $$("nav.views a")) a.setAttribute("aria-current", a.dataset.view === view ? "page" : "false");
   if (view === "runs") state.runs.load().catch(() => {});
+  if (view === "table1") {
+    const id = decodeURIComponent((location.hash.split("/")[1] || ""));
+    state.table1.show(id || null).catch((err) => console.error("table 1", err));
+  }
 }
 
 async function enter() {
@@ -63,6 +68,7 @@ async function enter() {
   document.body.dataset.role = state.me.role;
   state.press = new PressLive($("#press-panel"), { onEnded: onRunEnded });
   state.runs = new RunBrowser($("#runs-panel"), $("#run-detail"));
+  state.table1 = new Table1Page($("#table1"), { onOpenRun: openRun });
   state.queue = new QueuePanel($("#queue-panel"), { canOperate: state.canOperate, onOpenRun: openRun });
   state.alarms = new AlarmPanel($("#alarms-panel"), $("#alarms"), {
     canOperate: state.canOperate, onChanged: () => loadInstruments().catch(() => {}) });
@@ -211,6 +217,8 @@ function onStreamMessage(msg) {
     if (msg.kind === "transition") state.runs.update(msg.run_id, null, data.to);
     if (msg.kind === "result") {
       state.runs.update(msg.run_id, data.status, null);
+      state.table1.refresh().catch(() => {});
+      clearBusyRefusals();
       refreshLists();
       loadInstruments().catch(() => {});
     }

@@ -202,6 +202,7 @@ export class SchemaForm {
     }
     this.message.textContent = "";
     this.message.classList.remove("ok");
+    delete this.message.dataset.busy;
   }
 
   showFieldError(name, text) {
@@ -218,6 +219,8 @@ export class SchemaForm {
   // Show a refusal: each 422 detail at its field (after "params." in its name), the
   // rest in the form's message.
   showError(err) {
+    // A refusal because an instrument is busy holds only while the run holding it lasts.
+    if (err instanceof ApiError && err.status === 409) this.message.dataset.busy = "true";
     if (err instanceof ApiError && err.status === 422 && Array.isArray(err.body?.detail)) {
       const loose = [];
       for (const d of err.body.detail) {
@@ -264,4 +267,12 @@ function setValue(input, kind, value) {
   else if (kind === "json") input.value = JSON.stringify(value, null, 2);
   else if (Array.isArray(value)) input.value = value.join(", ");
   else input.value = String(value);
+}
+
+// A run ended: "Refused: busy" messages are out of date; take them away.
+export function clearBusyRefusals(root = document) {
+  for (const node of root.querySelectorAll(".schema-form .error[data-busy]")) {
+    node.textContent = "";
+    delete node.dataset.busy;
+  }
 }

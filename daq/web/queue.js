@@ -51,7 +51,7 @@ export class QueuePanel {
     hist.replaceChildren(...[...q.history].reverse().map((item) => el("li", { "data-uid": item.uid, "data-state": item.state },
       el("span", { class: `pill st-${(item.outcome || item.state).toLowerCase()}` }, item.outcome || item.state), " ",
       KIND_WORDS[item.kind] || item.kind, " ",
-      item.run_id ? el("button", { type: "button", class: "link", onclick: () => this.onOpenRun(item.run_id) }, item.run_id) : "",
+      item.run_id ? el("button", { type: "button", class: "link", "data-run-link": item.run_id, onclick: () => this.onOpenRun(item.run_id) }, item.run_id) : "",
       item.message ? el("span", { class: "muted" }, ` — ${item.message}`) : "")));
   }
 

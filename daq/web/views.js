@@ -25,13 +25,11 @@ const fact = (label, value, attrs = {}) =>
 // The kind's own record of a run, stored a moment after the run's result; null while
 // it is not there yet (a live run, or one that ended before it was made).
 async function record(path, attempts = 1) {
-  for (let i = 0; ; i++) {
+  for (let attempt = 1; ; attempt++) {
     try { return await api(path); } catch (err) {
-      if (!(err instanceof ApiError && err.status === 404) || i + 1 >= attempts) {
-        if (err instanceof ApiError && err.status === 404) return null;
-        throw err;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 300 * (i + 1)));
+      if (!(err instanceof ApiError && err.status === 404)) throw err;
+      if (attempt >= attempts) return null;
+      await new Promise((resolve) => setTimeout(resolve, 300 * attempt));
     }
   }
 }
@@ -203,5 +201,6 @@ async function laserView(run, box) {
 
 // ---------------------------------------------------------------- campaign
 async function campaignView(run, box) {
-  box.append(summaryFacts(run.summary), el("p", {}, el("a", { href: `#table1/${encodeURIComponent(run.recipe?.campaign?.id || run.recipe?.id || "")}` }, "Table 1 of this campaign")));
+  box.append(summaryFacts(run.summary), el("p", {}, el("a", { href: `#table1/${encodeURIComponent(run.recipe?.campaign_id || "")}`, id: "campaign-table1" },
+    `Table 1 of ${run.recipe?.title || run.recipe?.campaign_id || "this campaign"}`)));
 }

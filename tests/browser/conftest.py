@@ -116,9 +116,24 @@ async def log_in(browser: Any, live: LiveStation, role: str, width: int = 1280) 
 
 
 async def page_width(page: Page) -> tuple[int, int]:
-    """The document's scroll width and the viewport's width, in CSS pixels."""
-    width, viewport = await page.evaluate(
-        "() => [document.documentElement.scrollWidth, window.innerWidth]")
+    """How wide the page is (the document's scroll width, or the right edge of the
+    furthest element not inside a scrolling box, whichever is more) and the viewport's
+    width, in CSS pixels. Nothing clips the page itself (no overflow: hidden on it)."""
+    width, viewport = await page.evaluate("""() => {
+        const clipped = (el) => {
+            for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+                const o = getComputedStyle(p).overflowX;
+                if (o === "auto" || o === "scroll" || o === "hidden") return true;
+            }
+            return false;
+        };
+        let right = document.documentElement.scrollWidth;
+        for (const el of document.body.querySelectorAll("*")) {
+            if (!el.offsetParent || clipped(el)) continue;
+            right = Math.max(right, Math.ceil(el.getBoundingClientRect().right));
+        }
+        return [right, window.innerWidth];
+    }""")
     return int(width), int(viewport)
 
 

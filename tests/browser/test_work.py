@@ -3,6 +3,7 @@ registration of lots and specimens, and the queue (add, reorder, remove, start).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,23 @@ async def test_operator_registers_a_lot_queues_three_kinds_reorders_and_the_queu
     snap = live.lab.run_queue.snapshot()
     assert [i.kind for i in snap.history] == ["press_cycle", "peel_test", "laser_job"]
     assert all(i.outcome is not None and i.outcome.value == "DONE" for i in snap.history)
+
+    # Each finished item opens its run's own view, with its result.
+    press_run, peel_run, laser_run = (i.run_id for i in snap.history)
+    await page.locator("#queue-panel details").evaluate("d => d.open = true")
+    for run_id, result, expected in (
+        (press_run, "#detail-dwell", re.compile(r"dwell achieved: 2\d\.\d min")),
+        (peel_run, "#peel-strength", "N/cm"),
+        (laser_run, "#laser-grade", ""),
+    ):
+        await page.click("nav.views a[data-view=lab]")
+        await page.click(f"#queue-history li button[data-run-link='{run_id}']")
+        await expect(page.locator("#run-detail")).to_have_attribute("data-run", run_id or "")
+        await expect(page.locator(result)).to_contain_text(expected)
+    async with live.lab.sessions() as session:
+        from daq.storage.laser_models import LaserJobRow
+
+        job = await session.get(LaserJobRow, laser_run)
+    assert job is not None and job.grade is not None
+    await expect(page.locator("#laser-grade")).to_have_text(job.grade)
+    await page.screenshot(path=str(screenshots / "queue-laser-view.png"), full_page=True)

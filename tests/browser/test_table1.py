@@ -1,0 +1,80 @@
+"""The Table 1 page: the shipped campaign, started on the station, followed live, and at
+its end all 10 rows as its report has them, each mean beside the patent's value with
+pass/fail, every number linking to its run and specimen."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import expect
+
+from daq.campaign.model import load_campaign
+from daq.report.data import load_report_data
+from tests.browser.conftest import LiveStation, log_in
+from tests.campaign.conftest import TABLE1
+
+pytestmark = pytest.mark.browser
+
+
+def n2(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+async def test_table1_page_follows_the_shipped_campaign_and_matches_its_report(
+    browser: Any, live: LiveStation, screenshots: Path
+) -> None:
+    campaign, _ = load_campaign(TABLE1)
+    headers = {"Authorization": f"Bearer {live.tokens['operator']}"}
+    async with httpx.AsyncClient(base_url=live.base_url, headers=headers) as client:
+        resp = await client.post("/api/runs", json={
+            "kind": "campaign", "params": campaign.model_dump(mode="json")})
+    assert resp.status_code == 201, resp.text
+    run_id = resp.json()["run_id"]
+
+    page = await log_in(browser, live, "viewer")
+    await page.click("nav.views a[data-view=table1]")
+    body = page.locator("#table1-body")
+    await expect(body).to_have_attribute("data-rows", "10")
+    # Live: the steps done count up while the campaign runs.
+    await expect(page.locator("#table1-progress")).to_contain_text(
+        re.compile(r"RUNNING · [1-9]\d* of \d+ steps done"), timeout=120_000)
+    await page.screenshot(path=str(screenshots / "table1-running.png"), full_page=True)
+    outcome = await live.lab.run_engine.wait(run_id, timeout_s=540)
+    assert outcome.value == "DONE"
+    await expect(body).to_have_attribute("data-status", "DONE", timeout=30_000)
+    await page.screenshot(path=str(screenshots / "table1-done.png"), full_page=True)
+
+    data = await load_report_data(live.lab.sessions, campaign.id, with_traces=False)
+    assert len(data.table) == 10
+    for row in data.table:
+        tr = page.locator(f"#table1-table tbody tr[data-lot='{row.lot}']")
+        if row.no_film:
+            await expect(tr.locator("td[data-col=as_made]")).to_contain_text("no film")
+            continue
+        for col, cond, patent in (("as_made", row.as_made, row.expected_as_made),
+                                  ("aged", row.aged, row.expected_aged)):
+            cell = tr.locator(f"td[data-col={col}]")
+            await expect(cell.locator(".mean")).to_have_text(n2(cond.mean))
+            specimens = await cell.locator("button[data-specimen]").evaluate_all(
+                "bs => bs.map(b => [b.dataset.specimen, b.dataset.run])")
+            assert specimens == [[p.specimen_id, p.run_id] for p in cond.peels], row.lot
+            assert cond.mean is not None and patent is not None
+            passed = abs(cond.mean - patent) <= 0.5  # the report's agreement, ±0.5 N/cm
+            verdict = cell.locator("xpath=following-sibling::td[3]/span")
+            await expect(verdict).to_have_attribute("data-pass", str(passed).lower())
+        grade = tr.locator("td[data-col=grade]")
+        await expect(grade.locator("button")).to_have_text(row.laser_grade or "—")
+        assert await grade.locator("button").get_attribute("data-run") == row.laser_run_id
+    # Every film sample agrees with the patent, as the campaign's own acceptance says.
+    verdicts = await page.locator("#table1-table .verdict").evaluate_all(
+        "vs => vs.map(v => v.dataset.pass)")
+    assert verdicts and set(verdicts) == {"true"}, verdicts
+
+    # A specimen's value opens its run.
+    first = data.table[0].as_made.peels[0]
+    await page.click(f"#table1-table button[data-specimen='{first.specimen_id}']")
+    await expect(page.locator("#run-detail")).to_have_attribute("data-run", first.run_id)
