@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select
 
 from daq.aging.accounting import AgingPlan
+from daq.aging.procedure import AgingRunner
 from daq.bus import Bus
 from daq.clock import SimClock
-from daq.procedures.aging_run import AgingRunner
 from daq.storage.database import create_all, create_engine, session_factory
 from daq.storage.models import RunEventRow, Sample, Specimen
 from daq.storage.recorder import DbRecorder

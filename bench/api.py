@@ -1,6 +1,6 @@
 """Operator API throughput: readings of a 20-minute cycle over HTTP, and live fan-out.
 
-Two processes, like a station and its users: the station (``daq.service.Lab`` with the
+Two processes, like a station and its users: the station (``daq.station.lab.Lab`` with the
 simulated press, SQLite, the embedded broker, ``create_app`` under uvicorn) and this
 client process.
 
@@ -70,7 +70,7 @@ async def station(db: str, port: int, rate: float, ready: Any, stop: Any) -> Non
     from daq.config import Settings
     from daq.messages import Reading, Value
     from daq.record import RunInfo
-    from daq.service import Lab
+    from daq.station.lab import Lab
     from daq.storage.models import ReadingRow
     from tests.api.server import serve
 

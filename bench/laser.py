@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from daq.bus import Bus
 from daq.clock import SimClock
 from daq.laser.params import LaserJobParams
+from daq.laser.procedure import LaserJob
 from daq.messages import RunEvent
-from daq.procedures.laser_job import LaserJob
 from daq.record import MemoryRecorder
 from drivers.uv_laser import UvLaser
 from simulators.clock import Clock

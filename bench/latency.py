@@ -1,7 +1,7 @@
 """End-to-end latency of the data plane: 100 simulated instruments polled at 10 Hz.
 
 Three processes, like a real station: the press simulators (100 TCP servers), the
-station (``daq.service.Lab`` configured with the 100 resources, so the real path:
+station (``daq.station.lab.Lab`` configured with the 100 resources, so the real path:
 driver → poller → bus → ReadingWriter → database, and → MqttPublisher → broker), and an
 MQTT subscriber. For every reading: sample time (``ts``, simulated time at scale 1 =
 wall time) → received by the subscriber, and → committed in the database (the writer
@@ -34,7 +34,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from daq.config import InstrumentConfig, Settings  # noqa: E402
 from daq.messages import Reading  # noqa: E402
-from daq.service import Lab  # noqa: E402
+from daq.station.lab import Lab  # noqa: E402
 from daq.storage.models import ReadingRow  # noqa: E402
 
 SIMULATORS = """

@@ -1,6 +1,6 @@
 """Wrong logins against the press's polling: 20 clients guessing passwords at once.
 
-One station (``daq.service.Lab``: simulated instruments, SQLite, embedded broker) with
+One station (``daq.station.lab.Lab``: simulated instruments, SQLite, embedded broker) with
 its API in the same event loop, as ``daq run`` serves it. Three windows of ``--seconds``
 each, one after the other, measuring the press poller's polls per real second:
 
@@ -32,7 +32,7 @@ from daq.api import accounts, create_app
 from daq.api import throttle as throttle_module
 from daq.api.throttle import LoginThrottle
 from daq.config import Settings
-from daq.service import Lab
+from daq.station.lab import Lab
 
 TARGET = 0.95
 

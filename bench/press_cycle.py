@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from daq.bus import Bus
 from daq.clock import SimClock
 from daq.messages import Reading
-from daq.procedures.press_cycle import PressCycle
-from daq.procedures.press_record import Outcome, Phase
+from daq.press.procedure import PressCycle
+from daq.press.record import Outcome, Phase
 from daq.recipes import PressRecipe
 from daq.record import MemoryRecorder
 from drivers.lamination_press import LaminationPress

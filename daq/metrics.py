@@ -54,7 +54,7 @@ def _c(name: str, help_text: str) -> Metric:
 
 
 def collect(station: Station) -> list[Metric]:
-    """Every metric of ``station`` (a :class:`daq.service.Lab`)."""
+    """Every metric of ``station`` (a :class:`daq.station.lab.Lab`)."""
     out: list[Metric] = []
     gauges = station.gauges
     out.append(_g("daq_readings_per_second", "Instrument readings per second (all pollers).")

@@ -20,7 +20,7 @@ BELOW = {
 }
 #: Where runs are composed from drivers: neither knows it may talk to a simulator.
 PROCEDURE_MODULES = [
-    *sorted((ROOT / "daq" / "procedures").glob("*.py")),
+    *sorted(ROOT.glob("daq/*/procedure.py")),
     *sorted(ROOT.glob("daq/*/kind.py")),
 ]
 

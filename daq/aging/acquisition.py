@@ -2,7 +2,7 @@
 setpoint and door, so that dashboards and MQTT subscribers see the oven live.
 
 The hour accounting of an aging run never uses these readings: it reads the oven's own
-log (``daq.procedures.aging_run``), which also covers the time nobody was polling.
+log (``daq.aging.procedure``), which also covers the time nobody was polling.
 """
 
 from __future__ import annotations

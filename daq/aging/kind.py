@@ -3,7 +3,7 @@ engine's :class:`~daq.station.procedures.Procedure` protocol.
 
 An aging run outlives the station: on shutdown the engine suspends it (it checkpoints
 and stays RUNNING) instead of aborting it, and the next start resumes it
-(:func:`daq.service_background.background_services` adopts the resumed runs into the
+(:func:`daq.station.background.background_services` adopts the resumed runs into the
 engine, so they hold their oven as any run does).
 """
 
@@ -14,8 +14,8 @@ import contextlib
 
 from daq.aging.accounting import Accountant
 from daq.aging.params import AgingRunParams
+from daq.aging.procedure import AgingRunner
 from daq.aging.store import AgingError
-from daq.procedures.aging_run import AgingRunner
 from daq.station.errors import Refused
 from daq.station.interface import Station
 from daq.station.lookup import driver_as, instrument_for

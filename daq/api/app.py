@@ -71,7 +71,7 @@ def install_recipe_windows_in_schema(app: FastAPI) -> None:
 def create_app(
     station: Station, sessions: async_sessionmaker[AsyncSession] | None = None
 ) -> FastAPI:
-    """The API and dashboard of ``station`` (a running ``daq.service.Lab``)."""
+    """The API and dashboard of ``station`` (a running ``daq.station.lab.Lab``)."""
     sessions = sessions or station.sessions
     hub = StreamHub(station.bus)
     accounts.dummy_password_hash()  # made now, so the first unknown-name login is not faster

@@ -1,6 +1,6 @@
 """The station a CLI command runs in-process when no station answers at its URL.
 
-It is the same station as ``daq run``: the real :class:`daq.service.Lab` and the real
+It is the same station as ``daq run``: the real :class:`daq.station.lab.Lab` and the real
 API app, served by uvicorn on ``127.0.0.1:<free port>`` for the command's duration, so
 the command goes through exactly the client code it uses against a running station.
 The command's token is minted here, on the station side, for a local user named after
@@ -28,7 +28,7 @@ from daq.api import accounts
 from daq.api.app import create_app
 from daq.api.serving import QuietServer, listening_socket, url_of
 from daq.config import Settings
-from daq.service import Lab
+from daq.station.lab import Lab
 
 #: The token of a command's station lives at most this long (wall seconds); it is
 #: revoked when the command ends anyway.
@@ -90,7 +90,7 @@ async def local_station(settings: Settings, *, background: bool = False
     settings = command_settings(settings)
     async with Lab(settings) as lab, contextlib.AsyncExitStack() as extra:
         if background:
-            from daq.service_background import background_services
+            from daq.station.background import background_services
 
             await extra.enter_async_context(background_services(lab))
         user = local_user()

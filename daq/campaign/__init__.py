@@ -2,5 +2,5 @@
 
 ``daq.campaign.model`` reads the campaign file, ``daq.campaign.plan`` turns it into
 ordered steps, ``daq.campaign.state`` keeps their progress in the database and
-``daq.campaign.runner`` carries them out through a :class:`daq.service.Lab`.
+``daq.campaign.runner`` carries them out through a :class:`daq.station.lab.Lab`.
 """

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from daq.laser.params import LaserJobParams, validate
 from daq.materials import CATALOGUE
-from daq.procedures.peel_test import PeelSettings
+from daq.peel.procedure import PeelSettings
 from daq.recipes import parse_recipe
 
 _LOT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,40}$")

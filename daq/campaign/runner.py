@@ -1,10 +1,10 @@
 """Carry out a campaign through the station, step by step, resuming where it stopped.
 
 Each step uses the area's own procedure and tables: the press cycle
-(:meth:`daq.service.Lab.start_press_cycle`), the peel test
-(:class:`~daq.procedures.peel_test.PeelTest`), the aging run
-(:class:`~daq.procedures.aging_run.AgingRunner`, which resumes from its checkpoint and
-back-fills from the oven's log), the laser job (:class:`~daq.procedures.laser_job.LaserJob`).
+(:meth:`daq.station.lab.Lab.start_press_cycle`), the peel test
+(:class:`~daq.peel.procedure.PeelTest`), the aging run
+(:class:`~daq.aging.procedure.AgingRunner`, which resumes from its checkpoint and
+back-fills from the oven's log), the laser job (:class:`~daq.laser.procedure.LaserJob`).
 A step already DONE is never done again; a step found RUNNING after a crash is completed
 from its run if that run ended DONE, resumed if its procedure resumes (aging), and
 otherwise redone with a new run (the cut-short one is on record as INTERRUPTED).
@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from daq.aging.accounting import AgingPlan
+from daq.aging.procedure import AgingRunner
 from daq.aging.store import load_accountant, record_pullout
 from daq.campaign.model import Campaign
 from daq.campaign.plan import aged_specimens, all_aged_specimens, as_made_specimens, laminate_id
@@ -37,13 +38,12 @@ from daq.campaign.state import (
 )
 from daq.campaign.station import StationIncomplete, instrument_of
 from daq.laser.params import LaserRunParams
+from daq.laser.procedure import LaserJobResult
 from daq.materials import CATALOGUE
 from daq.messages import RunEvent
 from daq.peel.params import PeelTestParams
+from daq.peel.procedure import PeelOutcome
 from daq.press.params import PressCycleParams
-from daq.procedures.aging_run import AgingRunner
-from daq.procedures.laser_job import LaserJobResult
-from daq.procedures.peel_test import PeelOutcome
 from daq.recipes import parse_recipe
 from daq.station.interface import Station
 from daq.station.outcome import Outcome
@@ -76,7 +76,7 @@ class Progress:
 
 
 class CampaignRunner:
-    """Runs one campaign's steps in order on a started :class:`~daq.service.Lab`."""
+    """Runs one campaign's steps in order on a started :class:`~daq.station.lab.Lab`."""
 
     def __init__(self, lab: Station, campaign: Campaign,
                  on_progress: Callable[[Progress], None] | None = None,

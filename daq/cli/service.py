@@ -100,8 +100,8 @@ def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
 
 
 async def _serve(settings: Settings) -> int:
-    from daq.service import Lab
-    from daq.service_background import background_services
+    from daq.station.background import background_services
+    from daq.station.lab import Lab
 
     stop = asyncio.Event()
     with _stop_on_signals(stop):

@@ -2,7 +2,7 @@
 
 One call reads key, interlocks, shutter and emitted power, as channels a dashboard and
 MQTT subscribers can show (``1`` = on/closed/OK/open shutter, ``0`` otherwise). Register
-it with ``daq.service_drivers.register_driver`` (see docs/laser.md).
+it with ``daq.station.instruments.register_driver`` (see docs/laser.md).
 """
 
 from __future__ import annotations

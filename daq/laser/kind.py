@@ -4,8 +4,8 @@ engine's :class:`~daq.station.procedures.Procedure` protocol."""
 from __future__ import annotations
 
 from daq.laser.params import LaserRunParams
+from daq.laser.procedure import LaserJob, LaserJobResult
 from daq.laser.store import LaserJobStore, SampleInfo
-from daq.procedures.laser_job import LaserJob, LaserJobResult
 from daq.station.errors import Refused
 from daq.station.interface import Station
 from daq.station.lookup import driver_as, instrument_for

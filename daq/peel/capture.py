@@ -1,7 +1,7 @@
 """Capture of one peel: read the tester's stream into a curve, publish it live, and
 conclude the run (result, stored curve, recorded outcome).
 
-Shared by the :class:`~daq.procedures.peel_test.PeelTest` procedure (operator command)
+Shared by the :class:`~daq.peel.procedure.PeelTest` procedure (operator command)
 and by the automatic capture of front-panel starts (:mod:`daq.peel.watch`).
 """
 

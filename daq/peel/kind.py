@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 
 from daq.peel.params import PeelTestParams
+from daq.peel.procedure import PeelOutcome, PeelTest
 from daq.peel.store import PeelStore, SpecimenContext
-from daq.procedures.peel_test import PeelOutcome, PeelTest
 from daq.station.errors import Refused
 from daq.station.interface import Station
 from daq.station.lookup import driver_as, instrument_for

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from daq.peel.calculation import SteadyRegionRule
-from daq.procedures.peel_test import PeelSettings
+from daq.peel.procedure import PeelSettings
 
 
 class PeelTestParams(BaseModel):

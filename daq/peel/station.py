@@ -14,9 +14,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
+from daq.peel.procedure import PeelOutcome
 from daq.peel.store import PeelStore
 from daq.peel.watch import watch_and_capture
-from daq.procedures.peel_test import PeelOutcome
 from daq.station.interface import Station
 from drivers.peel_tester import PeelTester
 

@@ -4,7 +4,7 @@
 tester; when the tester starts streaming on its own, it opens a ``peel_test`` run for the
 specimen the tester names in its ``BEGIN`` header (else the one this driver last loaded,
 else ``unassigned``), captures the whole stream and concludes the run exactly as a
-commanded :class:`~daq.procedures.peel_test.PeelTest` does. A lost link is reopened
+commanded :class:`~daq.peel.procedure.PeelTest` does. A lost link is reopened
 (with back-off) and watching goes on. Cancel the task to stop watching; cancel it too
 while a commanded PeelTest uses the same tester (both read the same line).
 """
@@ -19,8 +19,8 @@ from daq.bus import Bus
 from daq.clock import SimClock
 from daq.peel.calculation import SteadyRegionRule
 from daq.peel.capture import UNASSIGNED, Capture, capture_stream, conclude
+from daq.peel.procedure import RUN_KIND, PeelOutcome
 from daq.peel.store import PeelStore
-from daq.procedures.peel_test import RUN_KIND, PeelOutcome
 from daq.record import Recorder, RunInfo, new_run_id
 from drivers.errors import InstrumentError
 from drivers.peel_tester import ChunkItem, PeelBegin, PeelPoint, PeelPoints, PeelTester

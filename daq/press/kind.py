@@ -4,7 +4,7 @@ engine's :class:`~daq.station.procedures.Procedure` protocol."""
 from __future__ import annotations
 
 from daq.press.params import DEFAULT_RECIPE_NAME, PressCycleParams
-from daq.procedures.press_cycle import CycleResult, PressCycle
+from daq.press.procedure import CycleResult, PressCycle
 from daq.recipes import PressRecipe
 from daq.station.errors import InstrumentNotReady, NotOnRecord
 from daq.station.interface import Station

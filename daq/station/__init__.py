@@ -1,6 +1,6 @@
 """The station: the one controller of the lab's instruments.
 
-It composes the instruments, acquisition, storage and MQTT (:class:`daq.service.Lab`
+It composes the instruments, acquisition, storage and MQTT (:class:`daq.station.lab.Lab`
 today) and exposes a typed interface to its clients (:mod:`daq.station.interface`).
 
 - :mod:`daq.station.engine` is the run engine through which every run starts, whatever

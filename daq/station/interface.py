@@ -1,7 +1,7 @@
 """The station's public surface, typed: what its clients (the API, the run engine's
 procedure factories, a campaign) may read and call, and nothing they must guess.
 
-:class:`daq.service.Lab` satisfies :class:`Station`; the API depends on this protocol
+:class:`daq.station.lab.Lab` satisfies :class:`Station`; the API depends on this protocol
 only (``StationDep``), so a router never probes the station's parts for their shape.
 """
 

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from daq.aging.accounting import AgingPlan
+from daq.aging.procedure import AgingRunner
 from daq.aging.store import AgingError, record_pullout, status
-from daq.procedures.aging_run import AgingRunner
 from daq.storage.aging_models import AgingRunRow
 from daq.storage.database import create_all, create_engine, session_factory
 from daq.storage.models import MqttOutbox, Run, RunEventRow, Specimen

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from daq.aging.accounting import AgingPlan
+from daq.aging.procedure import AgingRunner
 from daq.bus import Bus
 from daq.mqtt.outbox import OutboxDrainer
 from daq.mqtt.publisher import MqttPublisher
-from daq.procedures.aging_run import AgingRunner
 from daq.storage.database import create_all, create_engine, session_factory
 from daq.storage.models import MqttOutbox
 from daq.storage.recorder import DbRecorder

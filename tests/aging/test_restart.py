@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from daq.procedures.aging_run import resume_aging_runs
+from daq.aging.procedure import resume_aging_runs
 from daq.storage.aging_models import AgingRunRow
 from daq.storage.database import create_engine, session_factory, upgrade
 from daq.storage.models import Run, RunEventRow

@@ -12,7 +12,7 @@ import pytest_asyncio
 
 from daq.api import accounts, create_app
 from daq.config import Settings
-from daq.service import Lab
+from daq.station.lab import Lab
 
 
 @dataclass

@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import select
 
 from daq.api import create_app
-from daq.service import Lab
+from daq.station.lab import Lab
 from daq.storage.models import AuditLog
 from tests.api.conftest import add_users, station_settings
 

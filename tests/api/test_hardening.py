@@ -14,7 +14,7 @@ import pytest_asyncio
 
 from daq.api import accounts, create_app
 from daq.api.throttle import LoginThrottle
-from daq.service import Lab
+from daq.station.lab import Lab
 from tests.api.conftest import Station, add_users, station_settings
 
 

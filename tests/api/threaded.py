@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from daq.api import create_app
-from daq.service import Lab
+from daq.station.lab import Lab
 from tests.api.conftest import add_users, station_settings
 from tests.api.server import serve
 

@@ -17,7 +17,7 @@ import pytest_asyncio
 from playwright.async_api import Page, expect
 
 from daq.api import create_app
-from daq.service import Lab
+from daq.station.lab import Lab
 from tests.api.conftest import add_users, station_settings
 from tests.api.server import serve
 from tests.conftest import REQUIRE_SERVICES

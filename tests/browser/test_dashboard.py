@@ -125,7 +125,7 @@ async def test_dashboard_says_the_stream_dropped_and_reconnects_by_itself(
     browser: Any, tmp_path: Path, screenshots: Path
 ) -> None:
     from daq.api import create_app
-    from daq.service import Lab
+    from daq.station.lab import Lab
     from tests.api.conftest import add_users, station_settings
 
     async with Lab(station_settings(tmp_path, scale=600.0)) as lab:

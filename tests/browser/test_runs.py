@@ -15,7 +15,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from daq.campaign.model import Campaign
-from daq.service import Lab
+from daq.station.lab import Lab
 from tests.api.conftest import station_settings
 from tests.browser.conftest import LiveStation, download_of_run, log_in, stored_readings
 

@@ -15,7 +15,7 @@ from daq.campaign.plan import plan_steps
 from daq.campaign.state import CampaignMismatch, ClockAnchor, open_campaign
 from daq.clock import SimClock, continuous_origin
 from daq.config import Settings
-from daq.service import Lab
+from daq.station.lab import Lab
 from daq.storage.database import create_engine, session_factory, upgrade
 from simulators.clock import Clock
 from tests.campaign.conftest import TABLE1, daq_env, run_daq

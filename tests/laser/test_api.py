@@ -7,9 +7,9 @@ from pathlib import Path
 
 from daq.api import create_app
 from daq.laser.params import LaserJobParams
+from daq.laser.procedure import LaserJob
 from daq.laser.store import LaserJobStore, SampleInfo
-from daq.procedures.laser_job import LaserJob
-from daq.service import Lab
+from daq.station.lab import Lab
 from drivers.uv_laser import UvLaser
 from tests.api.conftest import Station, add_users, station_settings
 from tests.laser.conftest import LaserRig

@@ -10,9 +10,9 @@ import pytest
 from daq.bus import Bus
 from daq.clock import SimClock
 from daq.laser.params import LaserJobParams, LaserParameterOutOfRange
+from daq.laser.procedure import LaserJob
 from daq.laser.store import SampleInfo
 from daq.messages import Reading
-from daq.procedures.laser_job import LaserJob
 from daq.record import MemoryRecorder
 from drivers.uv_laser import UvLaser
 from tests.laser.conftest import SCALE, LaserRig, wait_until

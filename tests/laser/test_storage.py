@@ -11,8 +11,8 @@ from sqlalchemy import select
 from daq.bus import Bus
 from daq.clock import SimClock
 from daq.laser.params import LaserJobParams
+from daq.laser.procedure import LaserJob
 from daq.laser.store import LaserJobStore, SampleInfo
-from daq.procedures.laser_job import LaserJob
 from daq.storage.models import MqttOutbox, Run
 from daq.storage.recorder import DbRecorder
 from drivers.uv_laser import UvLaser

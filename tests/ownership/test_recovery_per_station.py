@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import func, select
 
 from daq.config import load_settings
-from daq.service import Lab
+from daq.station.lab import Lab
 from daq.storage.models import Instrument, ReadingRow, Run
 from tests.ownership.conftest import DAQ, daq_env, press_config, press_simulator
 from tests.service.test_crash import read_line_matching

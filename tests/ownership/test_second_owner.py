@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from daq.config import load_settings
-from daq.service import Lab
+from daq.station.lab import Lab
 from tests.ownership.conftest import DAQ, daq_env, press_config, press_simulator
 
 SCALE = 60.0

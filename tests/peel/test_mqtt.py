@@ -10,9 +10,9 @@ import aiomqtt
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from daq.bus import Bus
+from daq.peel.procedure import PeelTest
 from daq.peel.publish import publish_outbox_once
 from daq.peel.store import PeelStore
-from daq.procedures.peel_test import PeelTest
 from daq.storage.recorder import DbRecorder
 from tests.conftest import need_service
 from tests.peel.conftest import Bench

@@ -12,8 +12,8 @@ from daq.bus import Bus
 from daq.materials import material_info
 from daq.messages import Reading
 from daq.peel.kind import specimen_loaded
+from daq.peel.procedure import PeelSettings, PeelTest
 from daq.peel.store import PeelStore
-from daq.procedures.peel_test import PeelSettings, PeelTest
 from daq.station.simulation import LocalDoor, SimulatorWiring
 from daq.storage.models import MqttOutbox, Run, Specimen
 from daq.storage.recorder import DbRecorder

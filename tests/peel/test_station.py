@@ -7,10 +7,10 @@ import secrets
 from pathlib import Path
 
 from daq.config import Settings
+from daq.peel.procedure import PeelOutcome
 from daq.peel.station import peel_watchers
 from daq.peel.store import PeelStore
-from daq.procedures.peel_test import PeelOutcome
-from daq.service import Lab
+from daq.station.lab import Lab
 from daq.storage.models import MqttOutbox, Run
 from tests.peel.conftest import wait_until
 

@@ -11,8 +11,8 @@ import pytest
 
 from daq.bus import Bus
 from daq.materials import CATALOGUE, material_info
+from daq.peel.procedure import PeelTest
 from daq.peel.store import NoFilm, PeelStore
-from daq.procedures.peel_test import PeelTest
 from daq.storage.recorder import DbRecorder
 from simulators.materials import MATERIALS, peel_strength_n_per_cm
 from tests.peel.conftest import Bench

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from daq.bus import Bus
 from daq.messages import Reading
+from daq.peel.procedure import PeelOutcome
 from daq.peel.store import PeelStore
 from daq.peel.watch import watch_and_capture
-from daq.procedures.peel_test import PeelOutcome
 from daq.storage.models import Run
 from daq.storage.recorder import DbRecorder
 from tests.peel.conftest import MID_PEEL_SCALE, Bench, wait_until

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from daq.messages import Alarm, Reading
-from daq.procedures.press_cycle import PressCycle
-from daq.procedures.press_record import Outcome, Phase
+from daq.press.procedure import PressCycle
+from daq.press.record import Outcome, Phase
 from daq.recipes import PressRecipe
 from tests.press_cycle.conftest import Bench
 

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from daq.config import Settings
-from daq.service import Lab
+from daq.station.lab import Lab
 
 SCALE = 600.0
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from daq.config import Settings
-from daq.service import Lab
+from daq.station.lab import Lab
 from daq.station.outcome import Outcome
 from daq.station.queue import (
     BadItem,

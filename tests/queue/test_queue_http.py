@@ -9,7 +9,7 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from daq.api import create_app
-from daq.service import Lab
+from daq.station.lab import Lab
 from daq.station.queue import QueueState
 from daq.storage.models import AuditLog
 from tests.api.conftest import Station, add_users, station_settings

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from daq.api import accounts, create_app
 from daq.config import InstrumentConfig, Settings
-from daq.service import Lab
+from daq.station.lab import Lab
 
 #: Simulated time runs this many times faster. 120 rather than the issue's 60: the
 #: heat-up (25 → 150 °C at 10 °C/min, 12.5 simulated min) then takes 6 s, not 12.5 s,

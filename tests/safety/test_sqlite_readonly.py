@@ -20,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from daq.api import create_app
-from daq.service import Lab
+from daq.station.lab import Lab
 from tests.api.conftest import Station, add_users, station_settings
 
 

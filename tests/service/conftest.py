@@ -1,4 +1,4 @@
-"""Fixtures for the station (``daq.service.Lab``) tests."""
+"""Fixtures for the station (``daq.station.lab.Lab``) tests."""
 
 from __future__ import annotations
 

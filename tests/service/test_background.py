@@ -10,10 +10,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from daq.aging.accounting import AgingPlan
+from daq.aging.procedure import AgingRunner
 from daq.config import Settings
-from daq.procedures.aging_run import AgingRunner
-from daq.service import Lab
-from daq.service_background import background_services
+from daq.station.background import background_services
+from daq.station.lab import Lab
 from daq.storage.models import Run, Sample, Specimen
 from tests.aging.conftest import until
 

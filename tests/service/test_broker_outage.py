@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from daq.config import Settings
 from daq.messages import Reading
-from daq.service import Lab
+from daq.station.lab import Lab
 from daq.storage.models import MqttOutbox, ReadingRow
 from tests.mqtt.helpers import PrivateMosquitto, Recorder
 from tests.service.conftest import QUICK_RECIPE

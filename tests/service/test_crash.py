@@ -26,8 +26,8 @@ import httpx
 import pytest
 
 from daq.config import Settings, load_settings
-from daq.procedures.press_cycle import DEFAULT_WATCHDOG_S
-from daq.service import Lab
+from daq.press.procedure import DEFAULT_WATCHDOG_S
+from daq.station.lab import Lab
 from daq.storage.models import Run
 from tests.conftest import need_service
 from tests.mqtt.helpers import Recorder, clear_retained

@@ -17,7 +17,7 @@ from daq.messages import InstrumentStatus, Reading
 from daq.metrics import render_prometheus
 from daq.mqtt.broker import EmbeddedBroker
 from daq.recipes import RecipeError
-from daq.service import Lab, LabError
+from daq.station.lab import Lab, LabError
 from daq.storage.models import Instrument as InstrumentRow
 from daq.storage.models import ReadingRow, Run
 from tests.conftest import need_service

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from daq.config import Settings
 from daq.messages import Reading
-from daq.service import Lab
+from daq.station.lab import Lab
 from daq.storage.models import ReadingRow
 
 

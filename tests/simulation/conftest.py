@@ -11,8 +11,8 @@ import pytest_asyncio
 from daq.laser.store import LaserJobStore, SampleInfo
 from daq.materials import material_info
 from daq.peel.store import PeelStore
-from daq.service import Lab
 from daq.station.interface import Station
+from daq.station.lab import Lab
 from tests.api.conftest import station_settings
 
 #: A 60 s peel takes 50 ms, a 100-hole job 1 ms.

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from daq.config import InstrumentConfig
-from daq.procedures.laser_job import LaserJobResult
-from daq.procedures.peel_test import PeelOutcome
-from daq.service import Lab
+from daq.laser.procedure import LaserJobResult
+from daq.peel.procedure import PeelOutcome
+from daq.station.lab import Lab
 from daq.station.simulation import RemoteDoor, SimulatorNotTold
 from tests.api.conftest import station_settings
 from tests.simulation.conftest import HANG_GUARD_S, SCALE, register_lot, register_specimen

@@ -5,9 +5,9 @@ material an id's prefix names, as made; a 5 µm film on the laser's stage)."""
 
 from __future__ import annotations
 
-from daq.procedures.laser_job import LaserJobResult
-from daq.procedures.peel_test import PeelOutcome
-from daq.service import Lab
+from daq.laser.procedure import LaserJobResult
+from daq.peel.procedure import PeelOutcome
+from daq.station.lab import Lab
 from daq.station.outcome import Outcome
 from daq.station.specimens import SpecimenLoaded
 from daq.storage.models import Run

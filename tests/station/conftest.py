@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest_asyncio
 
 from daq.api import create_app
-from daq.service import Lab
-from daq.service_background import background_services
+from daq.station.background import background_services
+from daq.station.lab import Lab
 from tests.api.conftest import Station, add_users, station_settings
 
 

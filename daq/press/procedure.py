@@ -38,8 +38,8 @@ from daq.acquisition import InstrumentPoller, press_values
 from daq.bus import Bus
 from daq.clock import SimClock
 from daq.messages import Alarm, Reading, RunEvent, Value
-from daq.procedures.press_record import CycleRecord, Outcome, Phase
-from daq.procedures.press_safety import (
+from daq.press.record import CycleRecord, Outcome, Phase
+from daq.press.safety import (
     SAFE_DEADLINE_S,
     CycleFault,
     InterlockTripped,

@@ -35,7 +35,9 @@ from daq.mqtt.outbox import OutboxDrainer
 from daq.mqtt.publisher import MqttPublisher
 from daq.mqtt.topics import parse_mqtt_url
 from daq.recipes import PressRecipe, parse_recipe
-from daq.service_drivers import (
+from daq.station.engine import RUN_SETTLE_S, ActiveRun, RunEngine
+from daq.station.errors import StationError
+from daq.station.instruments import (
     PlannedInstrument,
     close_driver,
     connect_driver,
@@ -44,8 +46,6 @@ from daq.service_drivers import (
     simulators_needed,
     wire_simulators,
 )
-from daq.station.engine import RUN_SETTLE_S, ActiveRun, RunEngine
-from daq.station.errors import StationError
 from daq.station.interface import Driver, StationStatus
 from daq.station.journal import Journal
 from daq.station.ownership import InstrumentClaims

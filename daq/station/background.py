@@ -3,7 +3,7 @@ peel tests started at the tester's front panel, and the aging runs that outlive 
 process (resumed at start-up, back-filled from the oven's own log).
 
 `daq run` enters :func:`background_services` for as long as the station serves. It is
-kept out of :class:`daq.service.Lab` itself because a campaign drives the peel tester
+kept out of :class:`daq.station.lab.Lab` itself because a campaign drives the peel tester
 and the oven with its own procedures, and two readers on one serial line would take each
 other's lines.
 """
@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from daq.aging.kind import AgingRunProcedure
+from daq.aging.procedure import AgingRunner, resume_aging_runs
 from daq.peel.station import peel_watchers
-from daq.procedures.aging_run import AgingRunner, resume_aging_runs
 from drivers.aging_oven import AgingOven
 
 if TYPE_CHECKING:
-    from daq.service import Lab
+    from daq.station.lab import Lab
 
 log = logging.getLogger(__name__)
 

@@ -1,1 +1,0 @@
-"""Procedures: the lab's workflows as explicit, persisted state machines."""
