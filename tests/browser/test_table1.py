@@ -15,7 +15,7 @@ from playwright.async_api import expect
 from daq.campaign.model import load_campaign
 from daq.report.data import load_report_data
 from tests.browser.conftest import LiveStation, log_in
-from tests.campaign.conftest import TABLE1
+from tests.campaign.conftest import faster_campaign
 
 pytestmark = pytest.mark.browser
 
@@ -25,9 +25,9 @@ def n2(value: float | None) -> str:
 
 
 async def test_table1_page_follows_the_shipped_campaign_and_matches_its_report(
-    browser: Any, live: LiveStation, screenshots: Path
+    browser: Any, live: LiveStation, screenshots: Path, tmp_path: Path
 ) -> None:
-    campaign, _ = load_campaign(TABLE1)
+    campaign, _ = load_campaign(faster_campaign(tmp_path))
     headers = {"Authorization": f"Bearer {live.tokens['operator']}"}
     async with httpx.AsyncClient(base_url=live.base_url, headers=headers) as client:
         resp = await client.post("/api/runs", json={

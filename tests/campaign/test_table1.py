@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +20,7 @@ import aiomqtt
 from daq.campaign.model import load_campaign
 from simulators.oven import LOG_INTERVAL_S, LOG_PAGE_ROWS
 from tests.browser.conftest import CHROMIUM_ARGS, SCREENSHOTS, need_chromium
-from tests.campaign.conftest import TABLE1, daq_env, report_data, run_daq
+from tests.campaign.conftest import daq_env, faster_campaign, report_data, run_daq
 from tests.conftest import need_service
 
 TOLERANCE = 0.5
@@ -43,24 +42,6 @@ async def _subscribe(prefix: str, seen: dict[str, set[str]], ready: asyncio.Even
 def _without_transition(runs: Mapping[str, object], seen: dict[str, set[str]]) -> list[str]:
     """Runs of which no transition event has reached the subscriber (yet)."""
     return [rid for rid in runs if "transition" not in seen.get(rid, set())]
-
-
-#: The shipped campaign's own time scales, raised for the test where a faster clock
-#: changes no verdict: the aging run (1000 h) reads the oven's log, which holds 2400 h,
-#: so at 500 000× the station may fall 17 real seconds behind before a row is lost; the
-#: press polls every 50 ms at least, so at 2400× a 20-minute dwell is still 10 polls.
-FASTER = {"press_scale": 2400.0, "aging_scale": 500_000.0}
-
-
-def faster_campaign(tmp_path: Path) -> Path:
-    """The shipped Table 1 file with :data:`FASTER` time scales (nothing else changed)."""
-    text = TABLE1.read_text()
-    for key, scale in FASTER.items():
-        text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {scale!r}", text)
-        assert n == 1, key
-    path = tmp_path / TABLE1.name
-    path.write_text(text)
-    return path
 
 
 async def test_table1_campaign_reproduces_the_patent(db_url: str, tmp_path: Path) -> None:

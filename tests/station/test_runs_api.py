@@ -82,7 +82,10 @@ async def test_a_busy_press_is_refused_naming_the_holder_by_both_routes(
             assert holder in detail and "press_cycle" in detail and "operator1" in detail
             assert detail.startswith("press1 is busy")
         assert await serving.lab.run_engine.abort(holder, "operator1")
-        # The press is free again once the holder ended: the alias route starts a cycle.
+        # The press is free again once the holder ended, and reset (an abort latches it
+        # SAFE, and a start against a latched press is refused): the alias route starts.
+        reset = await op.post("/api/instruments/press1/reset")
+        assert reset.status_code == 200, reset.text
         freed = await op.post("/api/press/cycles", json={"recipe": SHORT_PRESS})
         assert freed.status_code == 201
         await serving.lab.run_engine.abort(freed.json()["run_id"], "operator1")
