@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -67,23 +68,6 @@ def check_json_body(body: bytes) -> None:
             raise BodyRefused(422, f"{field}: {problem}", field)
 
 
-def _is_json(scope: Scope) -> bool:
-    for name, value in scope.get("headers", []):
-        if name == b"content-type":
-            return b"json" in value.lower()
-    return False
-
-
-def _declared_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
 def refusal(exc: BodyRefused) -> JSONResponse:
     """The answer to a refused body: FastAPI's error shape plus a ``message`` line."""
     if exc.status == 422:
@@ -108,8 +92,9 @@ class BodyGuard:
             await self.app(scope, receive, send)
             return
         try:
-            body = await self._read(scope, receive)
-            if body and _is_json(scope):
+            headers = Headers(scope=scope)
+            body = await self._read(headers, receive)
+            if body and "json" in headers.get("content-type", "").lower():
                 check_json_body(body)
         except BodyRefused as exc:
             note_detail(HTTPConnection(scope), message=exc.message)
@@ -126,8 +111,9 @@ class BodyGuard:
 
         await self.app(scope, replay, send)
 
-    async def _read(self, scope: Scope, receive: Receive) -> bytes:
-        declared = _declared_length(scope)
+    async def _read(self, headers: Headers, receive: Receive) -> bytes:
+        length = headers.get("content-length", "")
+        declared = int(length) if length.isdigit() else None
         if declared is not None and declared > self.max_body_bytes:
             raise BodyRefused(413, f"request body of {declared} bytes is over the limit of "
                                    f"{self.max_body_bytes} bytes")

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine as _create_async_engine,
 )
 
-from daq.storage.errors import DatabaseUrlError
+from daq.storage.errors import SQLITE_BROKEN, DatabaseUrlError
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +117,6 @@ def create_engine(
 
 #: A broken SQLite file is said in one log line per this many seconds, not per error.
 BROKEN_WARNING_EVERY_S = 60.0
-#: SQLite errors after which a connection is of no further use.
-SQLITE_BROKEN = ("readonly database", "disk i/o error", "database or disk is full",
-                 "unable to open database file")
 
 
 def sqlite_connection_broken(exc: BaseException) -> bool:

@@ -56,6 +56,12 @@ def explain_failure(exc: BaseException, shown_url: str) -> str | None:
     return None
 
 
+#: SQLite errors after which a connection is of no further use (the file was read-only,
+#: full or failing when it was opened): transient, and the connection is recycled.
+SQLITE_BROKEN = ("readonly database", "disk i/o error", "database or disk is full",
+                 "unable to open database file")
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for faults that clear by themselves: a locked SQLite file, a database that is
     restarting or unreachable, a dropped connection. Worth retrying with back-off.
@@ -97,6 +103,5 @@ def is_transient(exc: BaseException) -> bool:
         for word in ("connection", "shutdown", "cannotconnectnow", "locked", "busy", "deadlock",
                      # SQLite file read-only, full or failing for a while: the connection
                      # is recycled (see database.py) and the write tried again.
-                     "readonly database", "disk i/o error", "database or disk is full",
-                     "unable to open database file")
+                     *SQLITE_BROKEN)
     )

@@ -235,26 +235,20 @@ class ReadingWriter:
                 await held.close()
 
     async def _write(self, rows: list[Row]) -> None:
-        if self.run_rows_lock is None:
-            await self._write_unlocked(rows)
-            return
-        async with self.run_rows_lock:
-            await self._write_unlocked(rows)
-
-    async def _write_unlocked(self, rows: list[Row]) -> None:
         per_run = self._per_run(rows)
-        if self.method == "core":
-            await self._write_core(rows, per_run)
-            return
-        try:
-            driver = await self._driver()
-            if self._backend == "sqlite":
-                await self._write_sqlite(driver, rows, per_run)
-            else:
-                await self._write_postgres(driver, rows, per_run)
-        except BaseException:
-            await self._release()
-            raise
+        async with self.run_rows_lock or contextlib.nullcontext():
+            if self.method == "core":
+                await self._write_core(rows, per_run)
+                return
+            try:
+                driver = await self._driver()
+                if self._backend == "sqlite":
+                    await self._write_sqlite(driver, rows, per_run)
+                else:
+                    await self._write_postgres(driver, rows, per_run)
+            except BaseException:
+                await self._release()
+                raise
 
     @staticmethod
     async def _write_sqlite(driver: Any, rows: list[Row],

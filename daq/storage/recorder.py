@@ -272,16 +272,8 @@ class DbRecorder:
         ids = [r.id for r in records]
         messages: list[RunEvent | Alarm] = []
         creates_runs = any(r.op == "start_run" for r in records)
-        async with contextlib.AsyncExitStack() as held:
-            if creates_runs:
-                await held.enter_async_context(self.run_rows_lock)
-            await self._apply(ids, records, messages)
-        for message in messages:
-            self._after_commit(message)
-
-    async def _apply(self, ids: list[str], records: Sequence[JournalRecord],
-                     messages: list[RunEvent | Alarm]) -> None:
-        async with self._lock, self.sessions() as session, session.begin():
+        run_rows = self.run_rows_lock if creates_runs else contextlib.nullcontext()
+        async with run_rows, self._lock, self.sessions() as session, session.begin():
             done = set((await session.scalars(
                 select(JournalApplied.id).where(JournalApplied.id.in_(ids))
             )).all())
@@ -294,6 +286,8 @@ class DbRecorder:
                 session.add(JournalApplied(id=record.id, op=record.op, applied_wall_ts=now))
                 messages.append(message)
                 done.add(record.id)
+        for message in messages:
+            self._after_commit(message)
 
     async def interrupt_run(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,17 @@ async def add_users(lab: Lab) -> tuple[dict[str, str], dict[str, str]]:
     return tokens, passwords
 
 
-@pytest_asyncio.fixture
-async def station(tmp_path: Path) -> AsyncIterator[Station]:
-    async with Lab(station_settings(tmp_path)) as lab:
+@asynccontextmanager
+async def running_station(settings: Settings) -> AsyncIterator[Station]:
+    """A Lab on ``settings`` with its API and a user (and token) per role."""
+    async with Lab(settings) as lab:
         tokens, passwords = await add_users(lab)
         app = create_app(lab)
         async with app.router.lifespan_context(app):
             yield Station(lab, app, tokens, passwords)
+
+
+@pytest_asyncio.fixture
+async def station(tmp_path: Path) -> AsyncIterator[Station]:
+    async with running_station(station_settings(tmp_path)) as running:
+        yield running

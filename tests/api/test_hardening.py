@@ -15,7 +15,7 @@ import pytest_asyncio
 from daq.api import accounts, create_app
 from daq.api.throttle import LoginThrottle
 from daq.station.lab import Lab
-from tests.api.conftest import Station, add_users, station_settings
+from tests.api.conftest import Station, add_users, running_station, station_settings
 
 
 class FakeClock:
@@ -31,11 +31,8 @@ class FakeClock:
 @pytest_asyncio.fixture
 async def backed(db_url: str, tmp_path: Path) -> AsyncIterator[Station]:
     settings = station_settings(tmp_path).model_copy(update={"database_url": db_url})
-    async with Lab(settings) as lab:
-        tokens, passwords = await add_users(lab)
-        app = create_app(lab)
-        async with app.router.lifespan_context(app):
-            yield Station(lab, app, tokens, passwords)
+    async with running_station(settings) as running:
+        yield running
 
 
 async def audit_readable(station: Station) -> list[dict[str, object]]:

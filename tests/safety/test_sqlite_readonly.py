@@ -19,9 +19,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from daq.api import create_app
-from daq.station.lab import Lab
-from tests.api.conftest import Station, add_users, station_settings
+from tests.api.conftest import Station, running_station, station_settings
 
 
 @contextmanager
@@ -49,11 +47,9 @@ async def put_recipe(station: Station, name: str) -> int:
 async def test_connections_opened_while_the_file_was_read_only_are_recycled(
     tmp_path: Path, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async with Lab(station_settings(tmp_path)) as lab:
-        tokens, passwords = await add_users(lab)
-        app = create_app(lab)
-        station = Station(lab, app, tokens, passwords)
-        audit = app.state.audit_counters
+    async with running_station(station_settings(tmp_path)) as station:
+        lab = station.lab
+        audit = station.app.state.audit_counters
         assert await put_recipe(station, "before") == 200
         assert lab.engine is not None
         with read_only_connections(lab.engine), caplog.at_level(logging.WARNING):
