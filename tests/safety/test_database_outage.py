@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -98,6 +98,18 @@ class Watch:
                 if start <= t <= end and h["status"] == "degraded" and "database" in h["degraded"]]
 
 
+@contextlib.asynccontextmanager
+async def watching(station: Station) -> AsyncIterator[Watch]:
+    """The press (over a link of the test's own) and /health, watched while inside."""
+    async with PressObserver(station.lab.instruments["press1"].resource) as observer:
+        watch = Watch(observer, station)
+        watch.start()
+        try:
+            yield watch
+        finally:
+            await watch.stop()
+
+
 async def start_cycle(station: Station, recipe: dict[str, Any]) -> str:
     async with station.client() as client:
         started = await client.post("/api/press/cycles", json={"recipe": recipe})
@@ -174,37 +186,32 @@ async def test_abort_mid_dwell_with_the_database_locked_makes_the_press_safe_wit
     run_id = await start_cycle(station, DWELL_RECIPE)
     # Heat-up 12.5 simulated min ≈ 6 s at 120×, plus the pressure step: 60 s is a hang guard.
     await wait_until(lambda: phase_of(station, run_id) == "DWELL", 60.0, "DWELL")
-    async with PressObserver(lab.instruments["press1"].resource) as observer:
-        watch = Watch(observer, station)
-        watch.start()
-        try:
-            async with DatabaseLock(db_url):
-                locked_at, locked_sim = time.monotonic(), lab.clock.now()
-                polls_at_lock = lab.pollers["press1"].polls
-                # Setup, as the issue's probe did it: the abort comes 3 s into the lock.
-                await asyncio.sleep(ABORT_INTO_LOCK_S)
-                assert phase_of(station, run_id) == "DWELL"
-                assert watch.samples[-1].heater_on, "the press should be heating mid-dwell"
-                abort_at = time.monotonic()
-                async with station.client() as client:
-                    abort = asyncio.get_running_loop().create_task(
-                        client.post(f"/api/runs/{run_id}/abort"))
-                    await wait_until(lambda: watch.samples[-1].t > abort_at
-                                     and watch.samples[-1].safe, SAFE_WITHIN_S + 5.0,
-                                     "the press reading SAFE")
-                    first_safe = next(s for s in watch.samples if s.t > abort_at and s.safe)
-                    # Hold the lock for the rest of its time: the press must stay safe.
-                    await asyncio.sleep(max(0.0, locked_at + LOCK_S - time.monotonic()))
-                    unlocked_at, unlocked_sim = time.monotonic(), lab.clock.now()
-                    polls_in_lock = lab.pollers["press1"].polls - polls_at_lock
-                    last = watch.samples[-1]
-                answered = await abort
-            await lab.wait_run(run_id, 60.0)
-            assert await lab.recorder.settled(30.0), "the journal did not drain after the lock"
-            await wait_until(lambda: watch.health[-1][0] > time.monotonic() - 0.5
-                             and watch.health[-1][1]["status"] == "ok", 30.0, "health ok again")
-        finally:
-            await watch.stop()
+    async with watching(station) as watch:
+        async with DatabaseLock(db_url):
+            locked_at, locked_sim = time.monotonic(), lab.clock.now()
+            polls_at_lock = lab.pollers["press1"].polls
+            # Setup, as the issue's probe did it: the abort comes 3 s into the lock.
+            await asyncio.sleep(ABORT_INTO_LOCK_S)
+            assert phase_of(station, run_id) == "DWELL"
+            assert watch.samples[-1].heater_on, "the press should be heating mid-dwell"
+            abort_at = time.monotonic()
+            async with station.client() as client:
+                abort = asyncio.get_running_loop().create_task(
+                    client.post(f"/api/runs/{run_id}/abort"))
+                await wait_until(lambda: watch.samples[-1].t > abort_at
+                                 and watch.samples[-1].safe, SAFE_WITHIN_S + 5.0,
+                                 "the press reading SAFE")
+                first_safe = next(s for s in watch.samples if s.t > abort_at and s.safe)
+                # Hold the lock for the rest of its time: the press must stay safe.
+                await asyncio.sleep(max(0.0, locked_at + LOCK_S - time.monotonic()))
+                unlocked_at, unlocked_sim = time.monotonic(), lab.clock.now()
+                polls_in_lock = lab.pollers["press1"].polls - polls_at_lock
+                last = watch.samples[-1]
+            answered = await abort
+        await lab.wait_run(run_id, 60.0)
+        assert await lab.recorder.settled(30.0), "the journal did not drain after the lock"
+        await wait_until(lambda: watch.health[-1][0] > time.monotonic() - 0.5
+                         and watch.health[-1][1]["status"] == "ok", 30.0, "health ok again")
 
     delay = first_safe.t - abort_at
     print(f"abort → press SAFE (simulator): {delay:.3f} s real with the database locked; "
@@ -238,23 +245,18 @@ async def test_pressure_step_is_on_time_while_the_database_is_locked_across_heat
     lab = station.lab
     run_id = await start_cycle(station, SHORT_RECIPE)
     await wait_until(lambda: phase_of(station, run_id) == "HEAT", 30.0, "HEAT")
-    async with PressObserver(lab.instruments["press1"].resource) as observer:
-        watch = Watch(observer, station)
-        watch.start()
-        try:
-            async with DatabaseLock(db_url):
-                locked_at, locked_sim = time.monotonic(), lab.clock.now()
-                polls_at_lock = lab.pollers["press1"].polls
-                await wait_until(lambda: any(s.pressure_on for s in watch.samples), 30.0,
-                                 "the pressure output switched on")
-                assert phase_of(station, run_id) in ("PRESS", "DWELL"), "the run did not go on"
-                await asyncio.sleep(max(0.0, locked_at + LOCK_ACROSS_PRESS_S - time.monotonic()))
-                unlocked_at, unlocked_sim = time.monotonic(), lab.clock.now()
-                polls_in_lock = lab.pollers["press1"].polls - polls_at_lock
-            await lab.wait_run(run_id, 90.0)
-            assert await lab.recorder.settled(30.0), "the journal did not drain after the lock"
-        finally:
-            await watch.stop()
+    async with watching(station) as watch:
+        async with DatabaseLock(db_url):
+            locked_at, locked_sim = time.monotonic(), lab.clock.now()
+            polls_at_lock = lab.pollers["press1"].polls
+            await wait_until(lambda: any(s.pressure_on for s in watch.samples), 30.0,
+                             "the pressure output switched on")
+            assert phase_of(station, run_id) in ("PRESS", "DWELL"), "the run did not go on"
+            await asyncio.sleep(max(0.0, locked_at + LOCK_ACROSS_PRESS_S - time.monotonic()))
+            unlocked_at, unlocked_sim = time.monotonic(), lab.clock.now()
+            polls_in_lock = lab.pollers["press1"].polls - polls_at_lock
+        await lab.wait_run(run_id, 90.0)
+        assert await lab.recorder.settled(30.0), "the journal did not drain after the lock"
 
     def in_window(s: PressSample) -> bool:
         return all(abs(t - 150.0) <= 3.0 for t in (s.temp_top, s.temp_bottom))
