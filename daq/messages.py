@@ -1,4 +1,5 @@
-"""The messages that travel on the in-process bus: readings, run events, alarms, statuses."""
+"""The messages that travel on the in-process bus: readings, run events, alarms, statuses,
+and the changes of an alarm's state and of a station's run queue."""
 
 from __future__ import annotations
 
@@ -59,4 +60,29 @@ class InstrumentStatus:
     detail: str = ""
 
 
-Message = Reading | RunEvent | Alarm | InstrumentStatus
+@dataclass(frozen=True, slots=True)
+class AlarmChanged:
+    """An operator changed a stored alarm (acknowledged, shelved, unshelved, or cleared it
+    by resetting its latch), after the change was stored. Live views re-read the alarms on
+    it; MQTT gets the same change from the alarm's own outbox row."""
+
+    alarm_id: int
+    ts: float
+    change: str
+    state: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueChanged:
+    """A station's run queue changed (an item added, moved, started or ended, the queue
+    started or stopped), after the change was stored. Live views re-read the queue on it;
+    MQTT gets the same change from the queue's own outbox row."""
+
+    station: str
+    ts: float
+    change: str
+    state: str
+
+
+Message = Reading | RunEvent | Alarm | InstrumentStatus | AlarmChanged | QueueChanged

@@ -1,4 +1,5 @@
-"""Fan-out of live bus messages (readings, run events, alarms, statuses) to WebSocket clients.
+"""Fan-out of live bus messages (readings, run events, alarms, statuses, alarm and queue
+changes) to WebSocket clients.
 
 One bus subscription feeds every client: each message is encoded to JSON once and put
 into each client's bounded queue. A slow client loses its *oldest* messages (counted
@@ -18,11 +19,19 @@ from typing import Any
 
 from daq.bus import Bus, Subscription
 from daq.clock import iso
-from daq.messages import Alarm, InstrumentStatus, Message, Reading, RunEvent
+from daq.messages import (
+    Alarm,
+    AlarmChanged,
+    InstrumentStatus,
+    Message,
+    QueueChanged,
+    Reading,
+    RunEvent,
+)
 
 log = logging.getLogger(__name__)
 
-STREAM_TYPES = (Reading, RunEvent, Alarm, InstrumentStatus)
+STREAM_TYPES = (Reading, RunEvent, Alarm, InstrumentStatus, AlarmChanged, QueueChanged)
 
 
 def encode(message: Message) -> str:
@@ -42,6 +51,10 @@ def encode(message: Message) -> str:
         kind, body = "event", asdict(message)
     elif isinstance(message, Alarm):
         kind, body = "alarm", asdict(message)
+    elif isinstance(message, AlarmChanged):
+        kind, body = "alarm_changed", asdict(message)
+    elif isinstance(message, QueueChanged):
+        kind, body = "queue", asdict(message)
     else:
         kind, body = "status", asdict(message)
     body["type"] = kind

@@ -187,12 +187,13 @@ async def latched_by(session: AsyncSession, source: str, station: str,
 
 
 async def clear_latched(session: AsyncSession, source: str, station: str, user: str,
-                        ts: float, drivers: Mapping[str, str], prefix: str) -> list[int]:
-    """Clear the latching alarms of ``source`` (its latch was reset); their ids."""
-    cleared: list[int] = []
+                        ts: float, drivers: Mapping[str, str], prefix: str
+                        ) -> list[AlarmView]:
+    """Clear the latching alarms of ``source`` (its latch was reset); where each stands now."""
+    cleared: list[AlarmView] = []
     for view in await latched_by(session, source, station, drivers):
         view.row.cleared_ts, view.row.cleared_by = ts, user
-        cleared.append(view.row.id)
-        await _announce(session, prefix, view_of(view.row, drivers), "clear", user, ts)
+        cleared.append(view_of(view.row, drivers))
+        await _announce(session, prefix, cleared[-1], "clear", user, ts)
     await session.commit()
     return cleared

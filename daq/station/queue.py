@@ -40,6 +40,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, select
 
+from daq.messages import QueueChanged
 from daq.mqtt.topics import Topics
 from daq.station.errors import InstrumentBusy, Refused, StationError
 from daq.station.interface import Station
@@ -531,6 +532,7 @@ class RunQueue:
             }, created_ts=now)
             await session.commit()
         self.station.publisher.wake_outbox()  # committed: deliver it now, not at the poll
+        self.station.bus.publish(QueueChanged(self.station_id, now, change, str(self._state)))
         await self._notify()
 
     async def _notify(self) -> None:

@@ -18,11 +18,14 @@ export class AlarmPanel {
   }
 
   async load() {
+    // Loads overlap (a click, the filter, an alarm message): only the latest one is shown.
+    const seq = (this.loads = (this.loads || 0) + 1);
     const filter = $("#alarms-filter", this.root).value;
     const [shown, open] = await Promise.all([
       api(`/api/alarms?limit=50${filter === "open" ? "&state=open&state=SHELVED" : ""}`),
       api("/api/alarms?state=open&limit=200"),
     ]);
+    if (seq !== this.loads) return;
     const body = $("#alarm-list tbody", this.root);
     body.replaceChildren(...shown.map((a) => this.row(a)));
     body.dataset.loaded = String(Date.now());

@@ -222,8 +222,10 @@ function onStreamMessage(msg) {
       refreshLists();
       loadInstruments().catch(() => {});
     }
-  } else if (msg.type === "alarm") {
+  } else if (msg.type === "alarm" || msg.type === "alarm_changed") {
     onAlarm();
+  } else if (msg.type === "queue") {
+    state.queue.load().catch(() => {});
   }
 }
 

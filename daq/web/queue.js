@@ -34,7 +34,10 @@ export class QueuePanel {
   }
 
   async load() {
+    // Loads overlap (a click, a queue message, a run's end): only the latest one is shown.
+    const seq = (this.loads = (this.loads || 0) + 1);
     const q = await api("/api/queue?history_limit=10");
+    if (seq !== this.loads) return;
     this.state = q;
     this.root.dataset.state = q.state;
     $("#queue-state", this.root).textContent = q.state;

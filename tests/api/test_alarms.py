@@ -10,6 +10,7 @@ import json
 import httpx
 from sqlalchemy import select
 
+from daq.messages import AlarmChanged
 from daq.storage.models import AuditLog, MqttOutbox
 from tests.aging.conftest import until
 from tests.api.conftest import Station
@@ -25,6 +26,7 @@ async def test_a_door_trip_latches_the_press_until_an_operator_acknowledges_and_
 ) -> None:
     lab = station.lab
     press = lab.simulators.instruments["press"]
+    live = lab.bus.subscribe("test", (AlarmChanged,))
     async with station.client("operator") as op, station.client("viewer") as viewer:
         # A slow ramp (2 °C/min) keeps the press heating while the door opens.
         resp = await op.post("/api/runs", json={"kind": "press_cycle",
@@ -102,6 +104,10 @@ async def test_a_door_trip_latches_the_press_until_an_operator_acknowledges_and_
     ]
     assert [(c["change"], c["state"], c["by"]) for c in changes if "change" in c] == [
         ("ack", "ACKED", "operator1"), ("clear", "NORMAL", "operator1")]
+    # The same two changes reached live views (another operator's dashboard re-reads on them).
+    assert [(m.alarm_id, m.change, m.state, m.by) for m in live.get_batch(10)
+            if isinstance(m, AlarmChanged)] == [
+        (alarm_id, "ack", "ACKED", "operator1"), (alarm_id, "clear", "NORMAL", "operator1")]
 
 
 async def test_an_alarm_is_shelved_for_a_time_with_a_reason_and_unshelved(

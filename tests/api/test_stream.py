@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed
 
 from daq.api.stream import StreamHub, encode
 from daq.bus import Bus
-from daq.messages import Alarm, Reading, RunEvent, Value
+from daq.messages import Alarm, QueueChanged, Reading, RunEvent, Value
 from tests.api.conftest import Station
 from tests.api.server import serve
 
@@ -91,3 +91,6 @@ def test_every_bus_message_kind_encodes_with_type_and_iso_time() -> None:
     assert event["type"] == "event" and event["time"].startswith("1970-01-01T00:00:00")
     alarm = json.loads(encode(Alarm(1.0, "press1", "critical", "door open", "press-1")))
     assert alarm["type"] == "alarm" and alarm["severity"] == "critical"
+    queue = json.loads(encode(QueueChanged("bench-1", 2.0, "ended", "stopped")))
+    assert queue == {"type": "queue", "station": "bench-1", "ts": 2.0, "change": "ended",
+                     "state": "stopped", "time": queue["time"]}

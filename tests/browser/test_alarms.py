@@ -1,7 +1,7 @@
 """Alarms and the instruments' real state in the dashboard: a press tripped by its door
 shows SAFE with the cause on its row and raises an alarm; the operator acknowledges it,
 resets the press from its row (confirmation; refused while the door is open) and the
-next cycle runs."""
+next cycle runs. A viewer's dashboard open beside it follows each change live."""
 
 from __future__ import annotations
 
@@ -38,10 +38,16 @@ async def test_a_door_trip_shows_safe_with_its_cause_and_the_operator_acks_reset
     await expect(page.locator("#alarms")).to_contain_text("1 to acknowledge")
     await page.screenshot(path=str(screenshots / "press-safe-alarm.png"), full_page=True)
 
+    watcher = await log_in(browser, live, "viewer")
+    watched = watcher.locator(f"#alarm-list tbody tr[data-alarm='{alarm_id}']")
+    await expect(watched).to_have_attribute("data-state", "UNACK")
     await alarm.locator("button[data-action=ack]").click()
     acked = page.locator(f"#alarm-list tbody tr[data-alarm='{alarm_id}']")
     await expect(acked).to_have_attribute("data-state", "ACKED")
     await expect(acked).to_contain_text("acknowledged by operator1")
+    # The viewer did nothing: the stream told its dashboard (no reload).
+    await expect(watched).to_have_attribute("data-state", "ACKED")
+    await expect(watched).to_contain_text("acknowledged by operator1")
 
     # The door is still open: the reset is refused, saying so, and the press stays SAFE.
     await row.locator("button[data-action=reset]").click()

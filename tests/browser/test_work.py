@@ -95,13 +95,21 @@ async def test_operator_registers_a_lot_queues_three_kinds_reorders_and_the_queu
     assert await queued_kinds(page) == ["press_cycle", "peel_test", "laser_job"]
     await page.screenshot(path=str(screenshots / "queue-ready.png"), full_page=True)
 
+    # A viewer's dashboard, open beside it, follows the queue live (it never reloads).
+    watcher = await log_in(browser, live, "viewer")
+    await expect(watcher.locator("#queue-items tbody tr")).to_have_count(3)
     await page.click("#queue-start")
+    await expect(watcher.locator("#queue-panel")).to_have_attribute("data-state", "running")
     await expect(page.locator("#live-phase")).to_have_text("DWELL", timeout=60_000)
     await expect(page.locator("#queue-history li")).to_have_count(3, timeout=120_000)
     states = await page.locator("#queue-history li").evaluate_all(
         "items => items.map(i => i.dataset.state)")
     assert states == ["done", "done", "done"], states
+    # The queue stops once its last item has ended (a change of its own, after the
+    # history's): the stream brings it to both dashboards.
     await expect(page.locator("#queue-panel")).to_have_attribute("data-state", "stopped")
+    await expect(watcher.locator("#queue-panel")).to_have_attribute("data-state", "stopped")
+    await expect(watcher.locator("#queue-history li")).to_have_count(3)
     await page.screenshot(path=str(screenshots / "queue-done.png"), full_page=True)
 
     snap = live.lab.run_queue.snapshot()

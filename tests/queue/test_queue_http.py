@@ -9,6 +9,7 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from daq.api import create_app
+from daq.messages import QueueChanged
 from daq.station.lab import Lab
 from daq.station.queue import QueueState
 from daq.storage.models import AuditLog
@@ -78,6 +79,7 @@ async def test_operator_queues_reorders_removes_and_runs_items_over_http(
 
 
 async def test_stop_over_http_lets_the_running_item_finish(station: Station) -> None:
+    changes = station.lab.bus.subscribe("test", (QueueChanged,))
     async with station.client("operator") as op:
         for sample in ("S-1", "S-2"):
             await op.post("/api/queue", json={"kind": "press_cycle",
@@ -99,6 +101,12 @@ async def test_stop_over_http_lets_the_running_item_finish(station: Station) -> 
         r = await op.post("/api/queue/clear")
         assert r.json() == {"state": "stopped", "removed": 1}
         assert (await op.get("/api/queue")).json()["items"] == []
+    # Every change reached live views (the dashboard re-reads the queue on each), the
+    # queue's state as it was once the change was stored.
+    seen = [(m.change, m.state) for m in changes.get_batch(100) if isinstance(m, QueueChanged)]
+    assert seen == [("added", "stopped"), ("added", "stopped"), ("started", "running"),
+                    ("running", "running"), ("stopping", "stopping"), ("ended", "stopped"),
+                    ("cleared", "stopped")]
 
 
 async def test_bad_items_are_422_naming_the_field_and_unknown_uids_404(

@@ -15,6 +15,7 @@ from daq.api.audit import audited, note_action, note_detail
 from daq.api.deps import Operator, SessionDep, StationDep, Viewer
 from daq.api.routers.instruments import driver_kinds
 from daq.api.schemas import AlarmOut, ShelveIn, error_responses
+from daq.messages import AlarmChanged
 from daq.station import alarms
 from daq.station.interface import Station
 from daq.storage.models import Instrument
@@ -71,14 +72,17 @@ def _refused(exc: alarms.AlarmError) -> HTTPException:
     return HTTPException(code, detail=str(exc))
 
 
-async def _change(request: Request, station: Station,
+async def _change(request: Request, station: Station, change_name: str, user: str,
                   change: Callable[[], Awaitable[alarms.AlarmView]]) -> AlarmOut:
-    """Make one change to an alarm: 404/409 in words, the MQTT outbox woken, audited."""
+    """Make one change to an alarm: 404/409 in words, the MQTT outbox woken, live views
+    told, audited."""
     try:
         view = await change()
     except alarms.AlarmError as exc:
         raise _refused(exc) from None
     station.publisher.wake_outbox()
+    station.bus.publish(AlarmChanged(view.row.id, station.clock.now(), change_name,
+                                     str(view.state), user))
     note_detail(request, state=str(view.state), source=view.row.source)
     return _out(view)
 
@@ -90,7 +94,7 @@ async def acknowledge(alarm_id: int, request: Request, me: Operator, session: Se
     """Acknowledge an alarm (operator)."""
     note_action(request, "alarm.ack", target=str(alarm_id))
     kinds = await _kinds(session, station)
-    return await _change(request, station, lambda: alarms.acknowledge(
+    return await _change(request, station, "ack", me.name, lambda: alarms.acknowledge(
         session, alarm_id, me.name, station.clock.now(), kinds, station.settings.mqtt_prefix))
 
 
@@ -103,7 +107,7 @@ async def shelve(alarm_id: int, body: ShelveIn, request: Request, me: Operator,
                 minutes=body.minutes)
     kinds = await _kinds(session, station)
     until = time.time() + body.minutes * 60.0
-    return await _change(request, station, lambda: alarms.shelve(
+    return await _change(request, station, "shelve", me.name, lambda: alarms.shelve(
         session, alarm_id, me.name, station.clock.now(), reason=body.reason, until_wall=until,
         drivers=kinds, prefix=station.settings.mqtt_prefix))
 
@@ -115,5 +119,5 @@ async def unshelve(alarm_id: int, request: Request, me: Operator, session: Sessi
     """Put a shelved alarm back before its shelf ends (operator)."""
     note_action(request, "alarm.unshelve", target=str(alarm_id))
     kinds = await _kinds(session, station)
-    return await _change(request, station, lambda: alarms.unshelve(
+    return await _change(request, station, "unshelve", me.name, lambda: alarms.unshelve(
         session, alarm_id, me.name, station.clock.now(), kinds, station.settings.mqtt_prefix))

@@ -13,6 +13,7 @@ from daq.acquisition import poll_press, polled_press_state
 from daq.api.audit import audited, note_action, note_detail
 from daq.api.deps import Operator, SessionDep, StationDep, Viewer
 from daq.api.schemas import InstrumentOut, ResetOut, error_responses
+from daq.messages import AlarmChanged
 from daq.station import alarms
 from daq.station.interface import InstrumentView, Station
 from daq.storage.models import Instrument
@@ -179,6 +180,9 @@ async def reset_instrument(name: str, request: Request, me: Operator, session: S
                                          station.clock.now(), driver_kinds(station, rows),
                                          station.settings.mqtt_prefix)
     station.publisher.wake_outbox()
-    note_detail(request, state=str(after), cleared_alarms=cleared)
-    return ResetOut(name=name, state=str(after), door=door, alarms=still,
-                    cleared_alarms=cleared)
+    for view in cleared:
+        station.bus.publish(AlarmChanged(view.row.id, station.clock.now(), "clear",
+                                         str(view.state), me.name))
+    ids = [view.row.id for view in cleared]
+    note_detail(request, state=str(after), cleared_alarms=ids)
+    return ResetOut(name=name, state=str(after), door=door, alarms=still, cleared_alarms=ids)
