@@ -192,6 +192,8 @@ class PulloutResult:
     planned_h: float | None
     in_tolerance_h: float
     specimen_ids: list[str] = field(default_factory=list)
+    #: The stored pull-out's id.
+    pullout_id: int = 0
 
 
 async def record_pullout(
@@ -229,10 +231,12 @@ async def record_pullout(
         for sid in specimen_ids:
             in_oven[sid].state = "PULLED"
             in_oven[sid].aging_hours = round(hours, 3)
-        session.add(AgingPulloutRow(run_id=row.id, ts=ts, planned_h=planned_h,
-                                    in_tolerance_h=hours, specimen_ids=list(specimen_ids),
-                                    operator=operator))
-        return PulloutResult(row.id, ts, planned_h, hours, list(specimen_ids))
+        pullout = AgingPulloutRow(run_id=row.id, ts=ts, planned_h=planned_h,
+                                  in_tolerance_h=hours, specimen_ids=list(specimen_ids),
+                                  operator=operator)
+        session.add(pullout)
+        await session.flush()
+        return PulloutResult(row.id, ts, planned_h, hours, list(specimen_ids), pullout.id)
 
 
 async def _pick_run(session: AsyncSession, run_id: str | None) -> AgingRunRow:

@@ -30,8 +30,22 @@ from rich.table import Table
 from daq.aging.params import AgingRunParams
 from daq.aging.store import AgingError, Sessions, record_pullout, status
 from daq.cli.loop import run as run_loop
+from daq.cli.specimens import register_specimens
 from daq.cli.through_station import follow_run, instrument_at, open_station, with_only
-from daq.client import NotFound, Refused, StationError, StreamEvent, StreamMessage
+from daq.client import (
+    NotAuthorized,
+    NotFound,
+    PulloutRecord,
+    Refused,
+    RunStarted,
+    Station,
+    StationError,
+    StreamEvent,
+    StreamMessage,
+    load_token,
+    station_answers,
+    station_url,
+)
 from daq.clock import SimClock, iso
 from daq.config import Settings, load_settings
 from daq.messages import RunEvent
@@ -119,8 +133,29 @@ class AgingProgress:
         self._progress.update(self._bar, completed=hours["in_tolerance_h"], extra=extra)
 
 
-async def _start(params: AgingRunParams, fallback: Settings, resource: str | None,
-                 detach: bool, as_json: bool) -> tuple[str, str, dict[str, Any]]:
+async def start_aging(station: Station, params: AgingRunParams, new: NewSpecimens
+                      ) -> RunStarted:
+    """Start the run; specimens not on record are registered first (as made)."""
+    try:
+        return await station.start_run("aging_run", params)
+    except Refused as exc:
+        if not exc.about("specimen_ids"):
+            raise
+    await register_specimens(station, params.specimen_ids, new.sample, new.material)
+    return await station.start_run("aging_run", params)
+
+
+@dataclass(frozen=True)
+class NewSpecimens:
+    """The lot and material of the specimens to register if they are not on record."""
+
+    sample: str | None
+    material: str | None
+
+
+async def _start(params: AgingRunParams, new: NewSpecimens, fallback: Settings,
+                 resource: str | None, detach: bool, as_json: bool
+                 ) -> tuple[str, str, dict[str, Any]]:
     """Start the run; follow it unless ``detach``: (run id, status, stored status)."""
     async with open_station(lambda: fallback) as (station, in_process):
         if resource is not None and not in_process:
@@ -129,14 +164,14 @@ async def _start(params: AgingRunParams, fallback: Settings, resource: str | Non
         describe = (f"{params.setpoint_c:g} ± {params.tolerance_c:g} °C for "
                     f"{params.hours:g} h, {len(params.specimen_ids)} specimens")
         if detach:
-            started = await station.start_run("aging_run", params)
+            started = await start_aging(station, params, new)
             where = ("the station goes on" if not in_process
                      else "suspended as this command ends: `daq run` or `daq aging resume` "
                      "goes on")
             _out.print(f"{started.run_id} RUNNING (detached; {where})")
             return started.run_id, "RUNNING", {}
         view = _LazyProgress(params.hours, enabled=not as_json)
-        followed = await follow_run(station, lambda: station.start_run("aging_run", params),
+        followed = await follow_run(station, lambda: start_aging(station, params, new),
                                     view, what="the oven",
                                     in_process=in_process,
                                     header=None if as_json else f"aging run: {describe}")
@@ -183,6 +218,10 @@ def start(
     oven: Annotated[str | None, typer.Option(
         help="oven instrument name (default: the station's first; oven1)")] = None,
     resource: Annotated[str | None, typer.Option(help="oven VISA resource")] = None,
+    sample: Annotated[str | None, typer.Option(
+        help="lot of specimens not on record (default: the id up to its last '-')")] = None,
+    material: Annotated[str | None, typer.Option(
+        help="material of a new lot (default: the lot's prefix, e.g. EX1)")] = None,
     operator: Annotated[str | None, typer.Option(
         help="ignored: the station records the run under the user you logged in as")] = None,
     detach: Annotated[bool, typer.Option(help="record the start and return")] = False,
@@ -203,7 +242,9 @@ def start(
                               for e in exc.errors()), 2) from None
     except (ValueError, OSError) as exc:
         raise _fail(str(exc), 2) from None
-    _, outcome, report = _run(lambda: _start(params, fallback, resource, detach, as_json))
+    new = NewSpecimens(sample, material)
+    _, outcome, report = _run(lambda: _start(params, new, fallback, resource, detach,
+                                             as_json))
     if detach:
         return
     if as_json:
@@ -292,11 +333,16 @@ def _recorder(st: _Db) -> Any:
 @app.command("status")
 def status_cmd(run: RunOpt = None, as_json: JsonOpt = False, config: ConfigOpt = None,
                url: UrlOpt = None) -> None:
-    """Hours in tolerance of the target, excursions, pull-outs due and done."""
+    """Hours in tolerance of the target, excursions, pull-outs due and done (from the
+    station at DAQ_STATION_URL, or from the database when no station runs)."""
 
     async def main() -> None:
-        async with _station(config, url) as st:
-            report = await status(st.sessions, run)
+        async with _through_station() as station:
+            if station is not None:
+                report: dict[str, Any] = dict(await station.aging_status(run))
+            else:
+                async with _station(config, url) as st:
+                    report = await status(st.sessions, run)
         if as_json:
             _out.print_json(json.dumps(report))
         else:
@@ -310,26 +356,59 @@ def pullout_cmd(
     specimen: Annotated[list[str] | None, typer.Option(
         "--specimen", help="specimen id (repeat); default: those of the due pull-out")] = None,
     run: RunOpt = None,
-    operator: Annotated[str | None, typer.Option(help="who pulls")] = None,
+    operator: Annotated[str | None, typer.Option(
+        help="who pulls, when no station runs (a station records the user you logged in "
+        "as)")] = None,
     as_json: JsonOpt = False, config: ConfigOpt = None, url: UrlOpt = None,
 ) -> None:
-    """Record specimens taken out of the oven; each gets its aging hours and state PULLED."""
+    """Record specimens taken out of the oven; each gets its aging hours and state PULLED
+    (through the station at DAQ_STATION_URL, or in the database when no station runs)."""
 
     async def main() -> None:
-        async with _station(config, url) as st:
-            now = st.clock.now()
-            done = await record_pullout(st.sessions, run, list(specimen or []), now, operator)
-            await _recorder(st).event(RunEvent(done.run_id, now, "note", {
-                "what": "pullout", "specimens": done.specimen_ids,
-                "in_tolerance_h": round(done.in_tolerance_h, 3), "planned_h": done.planned_h,
-                "operator": operator}))
+        async with _through_station() as station:
+            if station is not None:
+                run_id = run or str((await station.aging_status(None))["run_id"])
+                done = await station.pull_out(run_id, list(specimen or []) or None)
+            else:
+                done = await _pull_out_in_database(config, url, run, specimen, operator)
         if as_json:
-            _out.print_json(json.dumps(done.__dict__))
+            _out.print_json(done.model_dump_json())
         else:
             _out.print(f"pulled {', '.join(done.specimen_ids)} from {done.run_id} at "
                        f"{done.in_tolerance_h:.1f} h in tolerance")
 
     _run(main)
+
+
+@contextlib.asynccontextmanager
+async def _through_station() -> AsyncIterator[Station | None]:
+    """The station at ``DAQ_STATION_URL`` (logged in), or ``None`` when none answers."""
+    address = station_url()
+    if not await station_answers(address):
+        yield None
+        return
+    token = load_token(address)
+    if not token:
+        raise NotAuthorized(401, f"not logged in to the station at {address}: run `daq "
+                            "login` (or set DAQ_TOKEN)")
+    async with Station(address, token) as station:
+        yield station
+
+
+async def _pull_out_in_database(config: Path | None, url: str | None, run: str | None,
+                                specimen: list[str] | None, operator: str | None
+                                ) -> PulloutRecord:
+    """A pull-out recorded straight into the database (no station runs)."""
+    async with _station(config, url) as st:
+        now = st.clock.now()
+        done = await record_pullout(st.sessions, run, list(specimen or []), now, operator)
+        await _recorder(st).event(RunEvent(done.run_id, now, "note", {
+            "what": "pullout", "specimens": done.specimen_ids,
+            "in_tolerance_h": round(done.in_tolerance_h, 3), "planned_h": done.planned_h,
+            "operator": operator}))
+    return PulloutRecord(id=done.pullout_id, run_id=done.run_id, ts=done.ts,
+                         planned_h=done.planned_h, in_tolerance_h=done.in_tolerance_h,
+                         specimen_ids=done.specimen_ids, operator=operator)
 
 
 def _print_status(r: dict[str, Any]) -> None:

@@ -13,7 +13,6 @@ Exit codes: 0 DONE, 1 any other outcome or failure, 2 refused input, 130 Ctrl-C.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -25,11 +24,11 @@ from rich.table import Table
 from daq.cli.loop import run as run_loop
 from daq.cli.output import operator_errors
 from daq.cli.peel_view import PeelSummary, Trace, result_table
+from daq.cli.specimens import NewSpecimen, register_specimen
 from daq.cli.through_station import follow_run, instrument_at, open_station, with_only
 from daq.client import Refused, RunStarted, Station, StreamEvent
 from daq.clock import iso
 from daq.config import Settings, load_settings
-from daq.materials import material_key_of
 from daq.peel.params import PeelTestParams
 
 app = typer.Typer(help="Peel tester: run a peel test, list results.", no_args_is_help=True)
@@ -68,36 +67,6 @@ def fallback_settings(settings: Settings, resource: str | None, name: str | None
         fail(f"no peel tester named {name!r} in the configuration "
              f"(peel testers: {', '.join(testers) or 'none'})", 2)
     return with_only(settings, DRIVER, name, resource, "peel1")
-
-
-@dataclass(frozen=True)
-class NewSpecimen:
-    """What to register when the specimen is not on record yet."""
-
-    specimen_id: str
-    sample: str | None
-    material: str | None
-    laminate: str | None
-    press_run: str | None
-    aging_hours: float | None
-    width_mm: float
-
-
-async def register_specimen(station: Station, new: NewSpecimen) -> None:
-    """Register the specimen (and its lot and laminate, if new) with the station."""
-    sid = new.specimen_id
-    sample_id = new.sample or (sid.rsplit("-", 1)[0] if "-" in sid else None)
-    key = new.material or (material_key_of(sample_id) if sample_id else None)
-    if sample_id is None or key is None:
-        raise Refused(422, f"specimen {sid!r} is not on record "
-                      "(give --sample LOT --material KEY to create it)")
-    await station.register("samples", {"id": sample_id, "material_key": key})
-    if new.laminate is not None:
-        await station.register("laminates", {"id": new.laminate, "sample_id": sample_id,
-                                             "press_run_id": new.press_run})
-    await station.register("specimens", {
-        "id": sid, "laminate_id": new.laminate, "sample_id": sample_id,
-        "width_mm": new.width_mm, "aging_hours": new.aging_hours or 0.0})
 
 
 async def start_peel(station: Station, params: PeelTestParams, new: NewSpecimen

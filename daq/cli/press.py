@@ -40,7 +40,14 @@ from daq.cli.through_station import (
     open_station,
     stored_up_to,
 )
-from daq.client import Station
+from daq.client import (
+    NotAuthorized,
+    NotFound,
+    Station,
+    load_token,
+    station_answers,
+    station_url,
+)
 from daq.config import InstrumentConfig, Settings, load_settings
 from daq.press.params import PressCycleParams
 from daq.recipes import PressRecipe, recipe_from_options
@@ -229,7 +236,9 @@ def status(
     config: Path | None = ConfigOption,
     json_output: bool = JsonOption,
 ) -> None:
-    """Read the press once: temperatures, pressure, state, door and alarms."""
+    """The press now: state (and why), temperatures, pressure, ram; from the station
+    that runs it, or, with no station running, read at the press directly (with its door
+    and alarms)."""
     _show_status(resource, press_name, config, json_output, acknowledge=False)
 
 
@@ -240,10 +249,12 @@ def reset(
     config: Path | None = ConfigOption,
     json_output: bool = JsonOption,
 ) -> None:
-    """Acknowledge a tripped press (*CLS: alarms cleared, leaves SAFE), then read it.
+    """Reset a press latched SAFE, then read it: through the station (refused while its
+    door is open or a run holds it; the alarms that latched it are cleared), or, with no
+    station running, at the press directly (*CLS).
 
-    Do this at the press, after finding out why it tripped: a cycle refuses to start on a
-    press that is SAFE."""
+    Do this after finding out why it tripped: a cycle refuses to start on a press that is
+    SAFE."""
     _show_status(resource, press_name, config, json_output, acknowledge=True)
 
 
@@ -256,15 +267,58 @@ def _show_status(
             target = find_press(load_settings(config), resource, press_name)
         except ValueError as exc:
             fail(str(exc), EXIT_REFUSED)
-        if target.resource is None:
-            fail("no press configured: give --resource or a --config with a lamination_press "
-                 "(`daq simulate press` starts a simulated one)", EXIT_REFUSED)
-        from daq.press.status import read_press
+        data = run(_status_through_station(target, press_name is not None, acknowledge))
+        if data is None:  # no station answers: a press no station runs, read directly
+            if target.resource is None:
+                fail(f"no station at {station_url()} and no press configured: start `daq "
+                     "run`, or give --resource or a --config with a lamination_press (`daq "
+                     "simulate press` starts a simulated one)", EXIT_REFUSED)
+            from daq.press.status import read_press
 
-        data = run(read_press(target.name, target.resource, target.timeout_s, acknowledge))
+            data = dict(run(read_press(target.name, target.resource, target.timeout_s,
+                                       acknowledge)))
         if json_output:
             print_json(data)
             return
-        rows = [(k, (", ".join(v) or "none") if isinstance(v, list) else v)
-                for k, v in data.items()]
-        console.print(table(f"Press {target.name}", ["quantity", "value"], rows))
+        rows = [(k, (", ".join(map(str, v)) or "none") if isinstance(v, list) else
+                 ("—" if v is None else v)) for k, v in data.items()]
+        console.print(table(f"Press {data['press']}", ["quantity", "value"], rows))
+
+
+async def _status_through_station(target: PressTarget, named: bool, acknowledge: bool
+                                  ) -> dict[str, object] | None:
+    """The press as the station at ``DAQ_STATION_URL`` has it (``acknowledge``: reset
+    through the station first, which refuses while the door is open or a run holds it);
+    ``None`` when no station answers there."""
+    url = station_url()
+    if not await station_answers(url):
+        return None
+    token = load_token(url)
+    if not token:
+        raise NotAuthorized(401, f"not logged in to the station at {url}: run `daq login` "
+                            "(or set DAQ_TOKEN)")
+    async with Station(url, token) as station:
+        name = await _station_press(station, target, named)
+        presses = [i for i in await station.instruments()
+                   if i.driver == DRIVER and (name is None or i.name == name)]
+        if not presses:
+            raise NotFound(404, f"the station at {url} has no press"
+                           + (f" named {name!r}" if name else ""))
+        press = presses[0]
+        reset = await station.reset_instrument(press.name) if acknowledge else None
+        if reset is not None:
+            press = next(i for i in await station.instruments() if i.name == press.name)
+
+    def value(channel: str) -> float | None:
+        return press.values[channel].v if channel in press.values else None
+
+    data: dict[str, object] = {
+        "press": press.name, "resource": press.resource, "station": url,
+        "identity": press.idn, "state": press.state, "cause": press.cause,
+        "held_by": press.run_id, "temp_top_c": value("temp_top"),
+        "temp_bottom_c": value("temp_bottom"), "pressure_mpa": value("pressure"),
+        "ram_mm": value("ram"),
+    }
+    if reset is not None:
+        data.update(door=reset.door, alarms=reset.alarms, cleared_alarms=reset.cleared_alarms)
+    return data

@@ -156,6 +156,34 @@ class InstrumentInfo(_Answer):
     last_seen_ts: float | None = None
     run_id: str | None = None
     values: dict[str, ChannelValue] = Field(default_factory=dict)
+    #: What it is in truth: online, offline, fault, safe, tripped, door open, …
+    state: str = "offline"
+    #: Why, when not online.
+    cause: str | None = None
+    #: A latched press an operator may reset.
+    resettable: bool = False
+
+
+class PulloutRecord(_Answer):
+    """Specimens taken out of an aging run's oven, at its hours in tolerance."""
+
+    id: int
+    run_id: str
+    ts: float
+    planned_h: float | None = None
+    in_tolerance_h: float
+    specimen_ids: list[str]
+    operator: str | None = None
+
+
+class ResetReply(_Answer):
+    """A press after its reset: its state, door and alarms, and the alarms cleared."""
+
+    name: str
+    state: str
+    door: str
+    alarms: list[str]
+    cleared_alarms: list[int]
 
 
 # -- the live stream (WS /api/stream) ------------------------------------------------------

@@ -25,7 +25,9 @@ from daq.client.models import (
     Health,
     InstrumentInfo,
     JsonObject,
+    PulloutRecord,
     ReadingPage,
+    ResetReply,
     RunDetail,
     RunList,
     RunStarted,
@@ -209,11 +211,21 @@ class Station:
             raise
         return True
 
-    async def aging_status(self, run_id: str) -> JsonObject:
-        """An aging run's hours, pull-outs due and done, excursions (as stored)."""
-        response = await self._request("GET", f"/api/aging-runs/{run_id}/status")
+    async def aging_status(self, run_id: str | None = None) -> JsonObject:
+        """An aging run's hours, pull-outs due and done, excursions (as stored); the
+        newest run's without ``run_id``."""
+        path = f"/api/aging-runs/{run_id}/status" if run_id else "/api/aging-runs/status"
+        response = await self._request("GET", path)
         body = TypeAdapter(JsonObject).validate_json(response.content)
         return body
+
+    async def pull_out(self, run_id: str, specimen_ids: list[str] | None) -> PulloutRecord:
+        """Record specimens taken out of the oven (none named: those of the earliest
+        pull-out due); :class:`Refused` when none is due or one is not in the oven."""
+        body: JsonObject = {"specimen_ids": list(specimen_ids) if specimen_ids else None}
+        response = await self._request("POST", f"/api/aging-runs/{run_id}/pullouts",
+                                       json=body)
+        return PulloutRecord.model_validate_json(response.content)
 
     async def campaign(self, campaign_id: str) -> CampaignRecord:
         """A campaign and its table (:class:`NotFound` if it was never run here)."""
@@ -224,6 +236,12 @@ class Station:
         """The station's instruments (and, read-only, other stations' sharing its database)."""
         response = await self._request("GET", "/api/instruments")
         return [InstrumentInfo.model_validate(i) for i in response.json()]
+
+    async def reset_instrument(self, name: str) -> ResetReply:
+        """Reset a press latched SAFE (:class:`Refused` while its door is open, a run
+        holds it, or it is still tripped, in the station's words)."""
+        response = await self._request("POST", f"/api/instruments/{name}/reset")
+        return ResetReply.model_validate_json(response.content)
 
     def stream(self) -> LiveStream:
         """The live stream (``async with station.stream() as live:``)."""

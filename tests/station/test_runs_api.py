@@ -236,6 +236,51 @@ async def test_an_aging_run_is_aborted_through_the_engine(serving: Station) -> N
     assert run.status == "ABORTED" and "operator1" in (run.reason or "")
 
 
+async def test_specimens_are_pulled_out_of_a_running_aging_run_by_an_operator(
+    serving: Station,
+) -> None:
+    serving.lab.set_time_scale(600.0)  # 1000 h would take days: it is still running
+    async with serving.client("operator") as op, serving.client("viewer") as viewer:
+        await register_lot(op, "EX1-G-003", "EX1")
+        for sid in ("EX1-G-003-G1", "EX1-G-003-G2"):
+            await register_specimen(op, sid, "EX1-G-003")
+        run_id = await start(op, "aging_run", {"specimen_ids": ["EX1-G-003-G1",
+                                                                "EX1-G-003-G2"]})
+        pull = f"/api/aging-runs/{run_id}/pullouts"
+        early = {"specimen_ids": ["EX1-G-003-G1"]}
+        assert (await viewer.post(pull, json=early)).status_code == 403
+        # Nothing named and nothing due yet (the first pull-out is at 250 h).
+        none_due = await op.post(pull, json={})
+        assert none_due.status_code == 409 and "no pull-out" in none_due.json()["detail"]
+        taken = await op.post(pull, json=early)
+        assert taken.status_code == 201, taken.text
+        body = taken.json()
+        assert body["run_id"] == run_id and body["specimen_ids"] == ["EX1-G-003-G1"]
+        assert body["operator"] == "operator1" and body["in_tolerance_h"] < 250
+        again = await op.post(pull, json=early)
+        assert again.status_code == 409 and "not in the oven" in again.json()["detail"]
+        unknown = await op.post("/api/aging-runs/aging-nope/pullouts", json=early)
+        assert unknown.status_code == 404
+        status = (await viewer.get("/api/aging-runs/status")).json()
+        assert status["run_id"] == run_id
+        assert [(p["specimens"], p["operator"]) for p in status["pullouts"]] == [
+            (["EX1-G-003-G1"], "operator1")]
+        specimens = {s["id"]: s for s in status["specimens"]}
+        assert specimens["EX1-G-003-G1"]["state"] == "PULLED"
+        assert specimens["EX1-G-003-G1"]["aging_hours"] == round(body["in_tolerance_h"], 3)
+        assert specimens["EX1-G-003-G2"]["state"] == "AGING"
+        assert (await op.post(f"/api/runs/{run_id}/abort")).status_code == 202
+    async with serving.lab.sessions() as session:
+        notes = [e.data for e in (await session.scalars(select(RunEventRow).where(
+            RunEventRow.run_id == run_id, RunEventRow.kind == "note"))).all()
+            if e.data.get("what") == "pullout"]
+    assert [(n["specimens"], n["operator"]) for n in notes] == [(["EX1-G-003-G1"], "operator1")]
+    pulls = [(a.user, a.result) for a in await audit_rows(serving) if a.action == "aging.pullout"]
+    assert pulls == [("viewer1", "denied 403"), ("operator1", "refused 409"),
+                     ("operator1", "ok"), ("operator1", "refused 409"),
+                     ("operator1", "refused 404")]
+
+
 async def test_a_campaign_holds_its_instruments_and_runs_its_steps_inside(
     serving: Station,
 ) -> None:

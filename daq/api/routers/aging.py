@@ -1,17 +1,21 @@
-"""Aging runs (150 °C × 1000 h): hours in and out of tolerance, excursions, pull-outs."""
+"""Aging runs (150 °C × 1000 h): hours in and out of tolerance, excursions, pull-outs
+(viewer); recording specimens taken out of the oven (operator, audited, on the run's
+events and MQTT)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from daq.aging.store import AgingError
+from daq.aging.store import AgingError, record_pullout
 from daq.aging.store import status as aging_status
-from daq.api.deps import SessionDep, Viewer, get_sessions
+from daq.api.audit import audited, note_action, note_detail
+from daq.api.deps import Operator, SessionDep, StationDep, Viewer, get_sessions
 from daq.api.schemas import error_responses
+from daq.messages import RunEvent
 from daq.storage.aging_models import AgingExcursionRow, AgingPulloutRow, AgingRunRow
 
 router = APIRouter(
@@ -59,6 +63,7 @@ class PulloutOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    run_id: str
     ts: float
     planned_h: float | None
     in_tolerance_h: float
@@ -86,6 +91,51 @@ async def list_aging_runs(
     if status_:
         query = query.where(AgingRunRow.status == status_)
     return list((await session.scalars(query.limit(limit).offset(offset))).all())
+
+
+class PulloutIn(BaseModel):
+    """Which specimens come out; none named: those of the earliest pull-out due."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    specimen_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=1000)
+
+
+@router.get("/status")
+async def get_current_aging_status(_: Viewer, request: Request) -> dict[str, Any]:
+    """The status of the newest aging run (what ``daq aging status`` shows by default)."""
+    try:
+        return await aging_status(get_sessions(request), None)
+    except AgingError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+
+
+@router.post("/{run_id}/pullouts", response_model=PulloutOut,
+             status_code=status.HTTP_201_CREATED, responses=error_responses(409),
+             **audited("aging.pullout"))
+async def pull_out(run_id: str, body: PulloutIn, request: Request, me: Operator,
+                   session: SessionDep, station: StationDep) -> PulloutOut:
+    """Record specimens taken out of the oven (operator): each gets state PULLED and the
+    run's hours in tolerance as its aging hours; 409 when none is due or a named one is
+    not in this oven."""
+    note_action(request, "aging.pullout", target=run_id, specimens=body.specimen_ids)
+    if await session.get(AgingRunRow, run_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no aging run {run_id!r}")
+    now = station.clock.now()
+    try:
+        done = await record_pullout(station.sessions, run_id, body.specimen_ids, now, me.name)
+    except AgingError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    await station.recorder.event(RunEvent(done.run_id, now, "note", {
+        "what": "pullout", "specimens": done.specimen_ids,
+        "in_tolerance_h": round(done.in_tolerance_h, 3), "planned_h": done.planned_h,
+        "operator": me.name}))
+    station.publisher.wake_outbox()
+    note_detail(request, specimens=done.specimen_ids, in_tolerance_h=round(done.in_tolerance_h, 3))
+    return PulloutOut(id=done.pullout_id, run_id=done.run_id, ts=done.ts,
+                      planned_h=done.planned_h, in_tolerance_h=done.in_tolerance_h,
+                      specimen_ids=done.specimen_ids, operator=me.name)
 
 
 @router.get("/{run_id}/status")
