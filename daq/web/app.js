@@ -67,7 +67,7 @@ async function enter() {
   state.canOperate = state.me.role === "operator" || state.me.role === "admin";
   document.body.dataset.role = state.me.role;
   state.press = new PressLive($("#press-panel"), { onEnded: onRunEnded });
-  state.runs = new RunBrowser($("#runs-panel"), $("#run-detail"));
+  state.runs = new RunBrowser($("#runs-panel"), $("#run-detail"), { canOperate: state.canOperate });
   state.table1 = new Table1Page($("#table1"), { onOpenRun: openRun });
   state.queue = new QueuePanel($("#queue-panel"), { canOperate: state.canOperate, onOpenRun: openRun });
   state.alarms = new AlarmPanel($("#alarms-panel"), $("#alarms"), {

@@ -9,8 +9,8 @@ import { renderRunView } from "./views.js";
 const STATUSES = ["RUNNING", "DONE", "ABORTED", "FAULTED", "INCOMPLETE", "INTERRUPTED"];
 
 export class RunBrowser {
-  constructor(root, detailRoot) {
-    this.root = root; this.detailRoot = detailRoot;
+  constructor(root, detailRoot, { canOperate = false } = {}) {
+    this.root = root; this.detailRoot = detailRoot; this.canOperate = canOperate;
     this.offset = 0; this.total = 0; this.detailRunId = null;
     for (const k of Object.keys(KIND_WORDS)) $("#runs-kind", root).append(el("option", { value: k }, KIND_WORDS[k]));
     for (const s of STATUSES) $("#runs-status", root).append(el("option", { value: s }, s));
@@ -89,7 +89,7 @@ export class RunBrowser {
       .map(([k, v]) => el("div", { class: "fact" }, el("span", { class: "muted" }, `${k}: `), String(v))));
     $("#detail-events", root).replaceChildren(...run.events.map((e) => el("li", {},
       el("span", { class: "muted" }, `${fmtTime(e.ts)} `), el("b", {}, e.kind), " ", describeEvent(e))));
-    this.view = await renderRunView(run, $("#detail-view", root));
+    this.view = await renderRunView(run, $("#detail-view", root), { canOperate: this.canOperate });
     root.dataset.run = runId;  // rendered (tests wait for it)
     root.dataset.status = run.status;
     root.scrollIntoView?.({ block: "start" });
@@ -100,7 +100,8 @@ export class RunBrowser {
   stream(msg) {
     if (!this.detailRunId || msg.run_id !== this.detailRunId || this.detailRoot.hidden) return;
     if (msg.type === "reading") this.view?.reading?.(msg);
-    else if (msg.type === "event" && msg.kind === "result") this.show(this.detailRunId).catch(() => {});
+    // A result, or specimens taken out of the oven: drawn again from the record.
+    else if (msg.type === "event" && (msg.kind === "result" || msg.data?.what === "pullout")) this.show(this.detailRunId).catch(() => {});
     else if (msg.type === "event") this.view?.event?.(msg);
   }
 

@@ -12,11 +12,12 @@ import { el, fmtHours, fmtTime, fmtValue, unitOfName } from "./util.js";
 
 const VIEWS = { press_cycle: pressView, peel_test: peelView, aging_run: agingView, laser_job: laserView, campaign: campaignView };
 
-export async function renderRunView(run, box) {
+// opts.canOperate: the user may act on the run (an aging run's pull-outs).
+export async function renderRunView(run, box, opts = {}) {
   box.replaceChildren();
   box.dataset.kind = run.kind;
   const view = VIEWS[run.kind] || summaryView;
-  return (await view(run, box)) || {};
+  return (await view(run, box, opts)) || {};
 }
 
 const fact = (label, value, attrs = {}) =>
@@ -109,7 +110,7 @@ async function peelView(run, box) {
 }
 
 // ---------------------------------------------------------------- aging
-async function agingView(run, box) {
+async function agingView(run, box, opts) {
   const aging = await record(`/api/aging-runs/${encodeURIComponent(run.id)}`, 3);
   const plan = run.recipe || {};
   const setpoint = aging?.setpoint_c ?? plan.setpoint_c, tol = aging?.tolerance_c ?? plan.tolerance_c;
@@ -151,12 +152,13 @@ async function agingView(run, box) {
       ...planned.map((h) => {
         const p = done.find((d) => d.planned_h === h);
         return el("tr", { "data-planned": String(h), "data-done": String(Boolean(p)) }, el("td", {}, `${h} h`),
-          el("td", {}, p ? `${p.in_tolerance_h.toFixed(1)} h` : run.status === "RUNNING" ? "due" : "not taken"), el("td", { class: "wrap" }, p ? p.specimen_ids.join(", ") : ""),
+          el("td", {}, p ? `${p.in_tolerance_h.toFixed(1)} h` : run.status === "RUNNING" ? (totals.in_s >= h * 3600 ? "due" : "to come") : "not taken"), el("td", { class: "wrap" }, p ? p.specimen_ids.join(", ") : ""),
           el("td", {}, p ? fmtTime(p.ts) : ""));
       }),
       ...done.filter((d) => !planned.includes(d.planned_h)).map((p) => el("tr", {}, el("td", {}, "unplanned"),
         el("td", {}, `${p.in_tolerance_h.toFixed(1)} h`), el("td", { class: "wrap" }, p.specimen_ids.join(", ")), el("td", {}, fmtTime(p.ts)))),
     ] : el("tr", {}, el("td", { colspan: "4", class: "empty" }, "no pull-outs planned")))));
+  if (opts.canOperate && run.status === "RUNNING") box.append(await pulloutForm(run));
   if (aging?.excursions?.length) {
     box.append(el("h3", {}, "Excursions"), el("ol", { class: "events" }, aging.excursions.map((x) => el("li", {},
       `${fmtTime(x.start_ts)} → ${x.end_ts ? fmtTime(x.end_ts) : "ongoing"}, peak ${x.peak_deviation_c > 0 ? "+" : ""}${x.peak_deviation_c.toFixed(1)} °C (${fmtValue(x.peak_pv_c, "degC")})`))));
@@ -165,6 +167,45 @@ async function agingView(run, box) {
     reading: (msg) => { if (msg.values.pv) { chart.addPoint("pv", msg.ts, msg.values.pv.v); chart.counted(); } },
     event: (msg) => { if (msg.kind === "progress" && msg.data?.in_tolerance_h !== undefined) showHours({ ...totals, ...fromProgress(msg.data) }); },
   };
+}
+
+// What the last pull-out from this page said, per run: the view is drawn again from the
+// record when the pull-out's event comes back on the stream.
+const pulloutNotices = new Map();
+
+// Taking specimens out of a running aging run (POST /api/aging-runs/{id}/pullouts): those
+// of the pull-out due, or the ones ticked (early); each gets the run's hours in tolerance.
+async function pulloutForm(run) {
+  const status = await api(`/api/aging-runs/${encodeURIComponent(run.id)}/status`);
+  const inside = status.specimens.filter((s) => s.state === "AGING").map((s) => s.id);
+  const due = status.pullouts_due[0];
+  const notice = el("p", { id: "pullout-msg", role: "alert", class: "wrap" }, pulloutNotices.get(run.id) || "");
+  const pull = async (specimenIds) => {
+    try {
+      const done = await api(`/api/aging-runs/${encodeURIComponent(run.id)}/pullouts`,
+        { method: "POST", body: { specimen_ids: specimenIds } });
+      notice.textContent = `Pulled ${done.specimen_ids.join(", ")} at ${done.in_tolerance_h.toFixed(1)} h in tolerance`;
+    } catch (err) {
+      notice.textContent = err instanceof ApiError ? `Refused: ${err.message}` : String(err);
+    }
+    pulloutNotices.set(run.id, notice.textContent);
+  };
+  const boxes = inside.map((id) => el("label", { class: "check" },
+    el("input", { type: "checkbox", name: "pull", value: id }), ` ${id}`));
+  const selected = el("button", { type: "button", id: "pullout-selected", class: "secondary", disabled: "",
+    onclick: () => pull([...form.querySelectorAll("input[name=pull]:checked")].map((i) => i.value)) }, "Pull out selected");
+  const form = el("div", { id: "aging-pullout", class: "operator-only" }, el("h3", {}, "Take specimens out"),
+    inside.length ? el("div", { class: "checks" }, boxes) : el("p", { class: "empty" }, "no specimens left in the oven"),
+    el("div", { class: "actions" },
+      due ? el("button", { type: "button", id: "pullout-due", onclick: () => pull(null) },
+        `Pull out the ${due.planned_h} h specimens (${due.specimens.join(", ")})`) : "",
+      inside.length ? selected : ""),
+    notice);
+  form.addEventListener("change", () => {
+    if (form.querySelector("input[name=pull]:checked")) selected.removeAttribute("disabled");
+    else selected.setAttribute("disabled", "");
+  });
+  return form;
 }
 
 function fromProgress(d) {

@@ -1,6 +1,7 @@
 """A view per kind of run: the press cycle's dwell counted live with elapsed time and ETA,
 the peel's force curve with its steady region and the stored N/cm, the aging run's hours
-accumulating with its pull-out schedule, the laser job's progress, grade and why."""
+accumulating with its pull-out schedule and specimens taken out from the page, the laser
+job's progress, grade and why."""
 
 from __future__ import annotations
 
@@ -153,3 +154,35 @@ async def test_aging_view_accumulates_hours_and_lists_the_pullout_schedule(
     assert in_s >= 2 * 3600
     print("aging in-tolerance seconds seen:", seen, "final", in_s)
     await page.screenshot(path=str(screenshots / "aging-view-done.png"), full_page=True)
+
+
+async def test_an_operator_takes_a_specimen_out_of_a_running_aging_run_from_its_view(
+    browser: Any, live: LiveStation, screenshots: Path
+) -> None:
+    lot = "EX1-2026-008"
+    specimens = [f"{lot}-B1", f"{lot}-B2"]
+    await register(live, lot, "EX1", specimens)
+    page = await log_in(browser, live, "operator")
+    await page.click("#tab-aging_run")
+    await page.select_option("#f-aging_run-specimen_ids", specimens)
+    run_id = await started_run(page, "aging_run")  # 1000 h: still running at the end
+    await open_run(page, run_id)
+    form = page.locator("#aging-pullout")
+    await expect(form.locator("input[name=pull]")).to_have_count(2)
+    assert await page.locator("#pullout-due").count() == 0  # nothing due before 250 h
+    await expect(page.locator("#pullout-selected")).to_be_disabled()
+    await form.locator(f"input[value='{lot}-B1']").check()
+    await page.click("#pullout-selected")
+    # The pull-out's event comes back on the stream and the view is drawn again from the
+    # record: B1 is in the pull-out table (in the slot its plan gave it, taken at its
+    # hours so far), only B2 is left to tick.
+    taken = page.locator("#aging-pullouts tbody tr", has_text=f"{lot}-B1")
+    await expect(taken).to_have_attribute("data-done", "true")
+    await expect(page.locator("#pullout-msg")).to_contain_text(f"Pulled {lot}-B1 at")
+    await expect(page.locator("#aging-pullout input[name=pull]")).to_have_count(1)
+    await page.screenshot(path=str(screenshots / "aging-pullout.png"), full_page=True)
+    viewer = await log_in(browser, live, "viewer")
+    await open_run(viewer, run_id)
+    await expect(viewer.locator("#aging-pullouts tbody tr", has_text=f"{lot}-B1")).to_have_count(1)
+    assert await viewer.locator("#aging-pullout").count() == 0  # no control a viewer cannot use
+    assert await live.lab.run_engine.abort(run_id, "operator1")
