@@ -59,3 +59,38 @@ async def test_aging_start_goes_through_the_station_and_ctrl_c_aborts_it(
     assert run["operator"] == "olga" and aging["status"] == "ABORTED"
     actions = {(a["action"], a["target"]) for a in audit}
     assert {("run.start", run_id), ("run.abort", run_id)} <= actions
+
+
+async def test_aging_status_and_pullout_go_through_the_station_as_the_logged_in_user(
+    station: StationProcess,
+) -> None:
+    env = await logged_in(station)
+    # Specimens not on record are registered by the start (lot: the id up to its last -).
+    code, out, err = await daq("aging", "start", "--specimen", "EX1-2026-051-B1",
+                               "--specimen", "EX1-2026-051-B2", "--detach", env=env)
+    assert code == 0 and "RUNNING (detached; the station goes on)" in out, out + err
+    run_id = out.split()[0]
+    code, out, err = await daq("aging", "status", "--json", env=env)
+    assert code == 0, out + err
+    status = json.loads(out)
+    assert status["run_id"] == run_id and status["status"] == "RUNNING"
+    assert {s["id"]: s["state"] for s in status["specimens"]} == {
+        "EX1-2026-051-B1": "AGING", "EX1-2026-051-B2": "AGING"}
+    code, out, err = await daq("aging", "pullout", "--specimen", "EX1-2026-051-B1",
+                               "--operator", "someone-else", "--json", env=env)
+    assert code == 0, out + err
+    pulled = json.loads(out)
+    assert pulled["run_id"] == run_id and pulled["specimen_ids"] == ["EX1-2026-051-B1"]
+    assert pulled["operator"] == "olga"  # the token's user, not what --operator says
+    code, out, err = await daq("aging", "pullout", "--specimen", "EX1-2026-051-B1", env=env)
+    assert code == 2 and "not in the oven" in err, out + err
+    async with station.admin() as http:
+        specimen = (await http.get("/api/specimens", params={"sample_id": "EX1-2026-051"})
+                    ).json()
+        audit = (await http.get("/api/audit", params={"user": "olga"})).json()
+        assert (await http.post(f"/api/runs/{run_id}/abort")).status_code == 202
+    states = {s["id"]: (s["state"], s["aging_hours"]) for s in specimen}
+    assert states["EX1-2026-051-B1"] == ("PULLED", round(pulled["in_tolerance_h"], 3))
+    assert states["EX1-2026-051-B2"][0] == "AGING"
+    assert [a["result"] for a in audit if a["action"] == "aging.pullout"] == [
+        "refused 409", "ok"]  # newest first
