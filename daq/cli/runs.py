@@ -93,9 +93,16 @@ def list_runs(
     _console().print(table)
 
 
+RunIdArg = Annotated[str, typer.Argument(
+    help="run id, e.g. press-3f9a1c0b7e21, or `last` for the newest run")]
+KindOption = Annotated[str | None, typer.Option(
+    help="with `last`: the newest run of this kind (press_cycle, peel_test …)")]
+
+
 @app.command()
 def show(
-    run_id: Annotated[str, typer.Argument(help="run id, e.g. press-3f9a1c0b7e21")],
+    run_id: RunIdArg,
+    kind: KindOption = None,
     as_json: JsonOption = False,
     config: ConfigOption = None,
     url: UrlOption = None,
@@ -106,9 +113,9 @@ def show(
     target = _url(config, url)
 
     async def work(session: Any) -> dict[str, Any]:
-        run = await queries.get_run(session, run_id)
-        events = await queries.run_events(session, run_id)
-        channels = await queries.channel_counts(session, run_id)
+        run = await queries.get_run(session, run_id, kind)
+        events = await queries.run_events(session, run.id)
+        channels = await queries.channel_counts(session, run.id)
         return {
             "run": queries.run_dict(run),
             "events": [
@@ -182,7 +189,8 @@ def _output(out: Path | None) -> Iterator[IO[str]]:
 
 @app.command()
 def export(
-    run_id: Annotated[str, typer.Argument(help="run id, e.g. press-3f9a1c0b7e21")],
+    run_id: RunIdArg,
+    kind: KindOption = None,
     fmt: Annotated[ExportFormat, typer.Option("--format", help="csv or json")] = ExportFormat.csv,
     out: Annotated[Path | None, typer.Option("--out", help="file to write (default stdout)")]
     = None,
@@ -194,24 +202,24 @@ def export(
 
     target = _url(config, url)
 
-    async def work(session: Any) -> int:
-        run = await queries.get_run(session, run_id)  # unknown id → clear error, no file
+    async def work(session: Any) -> tuple[str, int]:
+        run = await queries.get_run(session, run_id, kind)  # unknown id → clear error, no file
         count = 0
         with _output(out) as fh:
             if fmt is ExportFormat.csv:
                 fh.write(next(iter(queries.csv_lines([]))))
-                async for row in queries.iter_readings(session, run_id):
+                async for row in queries.iter_readings(session, run.id):
                     for line in queries.csv_lines([row], header=False):
                         fh.write(line)
                     count += 1
             else:
                 fh.write('{"run":' + json.dumps(queries.run_dict(run)) + ',"readings":[')
-                async for row in queries.iter_readings(session, run_id):
+                async for row in queries.iter_readings(session, run.id):
                     fh.write(("," if count else "") + "\n" + queries.json_record_line(row))
                     count += 1
                 fh.write("\n]}\n")
-        return count
+        return run.id, count
 
-    count = run_db(target, lambda: _with_session(target, work))
+    exported, count = run_db(target, lambda: _with_session(target, work))
     if out is not None:
-        typer.echo(f"exported {count} readings of {run_id} to {out}", err=True)
+        typer.echo(f"exported {count} readings of {exported} to {out}", err=True)

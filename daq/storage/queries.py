@@ -74,10 +74,24 @@ async def list_runs(
     return list(await session.scalars(query))
 
 
-async def get_run(session: AsyncSession, run_id: str) -> Run:
-    """The run, or :class:`RunNotFound`."""
+#: The run id that means "the newest run" (of a kind, if one is given).
+LAST = "last"
+
+
+async def get_run(session: AsyncSession, run_id: str, kind: str | None = None) -> Run:
+    """The run, or :class:`RunNotFound`; ``last``: the newest run by wall-clock start
+    (of ``kind`` if given)."""
+    if run_id == LAST:
+        query = select(Run).order_by(Run.started_wall.desc().nulls_last(),
+                                     Run.started_ts.desc(), Run.id.desc()).limit(1)
+        if kind:
+            query = query.where(Run.kind == kind)
+        newest = (await session.scalars(query)).first()
+        if newest is None:
+            raise RunNotFound(f"{LAST} ({kind})" if kind else LAST)
+        return newest
     run = await session.get(Run, run_id)
-    if run is None:
+    if run is None or (kind and run.kind != kind):
         raise RunNotFound(run_id)
     return run
 
