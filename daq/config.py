@@ -98,6 +98,10 @@ class Settings(BaseSettings):
         description="age (real s) of the oldest unstored record above which /health says "
         "degraded",
     )
+    campaigns_dir: Path = Field(
+        default=Path("campaigns"),
+        description="campaign files (*.toml) the dashboard offers to start (relative to "
+        "where the station runs)")
     instruments: dict[str, InstrumentConfig] = Field(default_factory=dict)
     claim_heartbeat_s: float = Field(
         default=5.0, gt=0, description="wall seconds between heartbeats of instrument claims")

@@ -30,10 +30,15 @@ from rich.table import Table
 from daq.aging.params import AgingRunParams
 from daq.aging.store import AgingError, Sessions, record_pullout, status
 from daq.cli.loop import run as run_loop
-from daq.cli.specimens import register_specimens
-from daq.cli.through_station import follow_run, instrument_at, open_station, with_only
+from daq.cli.specimens import register_specimens, start_registering
+from daq.cli.through_station import (
+    follow_run,
+    instrument_at,
+    open_station,
+    running_station,
+    with_only,
+)
 from daq.client import (
-    NotAuthorized,
     NotFound,
     PulloutRecord,
     Refused,
@@ -42,9 +47,6 @@ from daq.client import (
     StationError,
     StreamEvent,
     StreamMessage,
-    load_token,
-    station_answers,
-    station_url,
 )
 from daq.clock import SimClock, iso
 from daq.config import Settings, load_settings
@@ -136,13 +138,9 @@ class AgingProgress:
 async def start_aging(station: Station, params: AgingRunParams, new: NewSpecimens
                       ) -> RunStarted:
     """Start the run; specimens not on record are registered first (as made)."""
-    try:
-        return await station.start_run("aging_run", params)
-    except Refused as exc:
-        if not exc.about("specimen_ids"):
-            raise
-    await register_specimens(station, params.specimen_ids, new.sample, new.material)
-    return await station.start_run("aging_run", params)
+    return await start_registering(station, "aging_run", params, "specimen_ids", lambda:
+                                   register_specimens(station, params.specimen_ids,
+                                                      new.sample, new.material))
 
 
 @dataclass(frozen=True)
@@ -337,7 +335,7 @@ def status_cmd(run: RunOpt = None, as_json: JsonOpt = False, config: ConfigOpt =
     station at DAQ_STATION_URL, or from the database when no station runs)."""
 
     async def main() -> None:
-        async with _through_station() as station:
+        async with running_station() as station:
             if station is not None:
                 report: dict[str, Any] = dict(await station.aging_status(run))
             else:
@@ -365,7 +363,7 @@ def pullout_cmd(
     (through the station at DAQ_STATION_URL, or in the database when no station runs)."""
 
     async def main() -> None:
-        async with _through_station() as station:
+        async with running_station() as station:
             if station is not None:
                 run_id = run or str((await station.aging_status(None))["run_id"])
                 done = await station.pull_out(run_id, list(specimen or []) or None)
@@ -378,21 +376,6 @@ def pullout_cmd(
                        f"{done.in_tolerance_h:.1f} h in tolerance")
 
     _run(main)
-
-
-@contextlib.asynccontextmanager
-async def _through_station() -> AsyncIterator[Station | None]:
-    """The station at ``DAQ_STATION_URL`` (logged in), or ``None`` when none answers."""
-    address = station_url()
-    if not await station_answers(address):
-        yield None
-        return
-    token = load_token(address)
-    if not token:
-        raise NotAuthorized(401, f"not logged in to the station at {address}: run `daq "
-                            "login` (or set DAQ_TOKEN)")
-    async with Station(address, token) as station:
-        yield station
 
 
 async def _pull_out_in_database(config: Path | None, url: str | None, run: str | None,

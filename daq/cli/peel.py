@@ -24,9 +24,9 @@ from rich.table import Table
 from daq.cli.loop import run as run_loop
 from daq.cli.output import operator_errors
 from daq.cli.peel_view import PeelSummary, Trace, result_table
-from daq.cli.specimens import NewSpecimen, register_specimen
+from daq.cli.specimens import NewSpecimen, register_specimen, start_registering
 from daq.cli.through_station import follow_run, instrument_at, open_station, with_only
-from daq.client import Refused, RunStarted, Station, StreamEvent
+from daq.client import RunStarted, Station, StreamEvent
 from daq.clock import iso
 from daq.config import Settings, load_settings
 from daq.peel.params import PeelTestParams
@@ -72,13 +72,8 @@ def fallback_settings(settings: Settings, resource: str | None, name: str | None
 async def start_peel(station: Station, params: PeelTestParams, new: NewSpecimen
                      ) -> RunStarted:
     """Start the peel; a specimen not on record is registered first."""
-    try:
-        return await station.start_run("peel_test", params)
-    except Refused as exc:
-        if not exc.about("specimen_id"):
-            raise
-    await register_specimen(station, new)
-    return await station.start_run("peel_test", params)
+    return await start_registering(station, "peel_test", params, "specimen_id",
+                                   lambda: register_specimen(station, new))
 
 
 async def _peel_run(fallback: Settings, params: PeelTestParams, new: NewSpecimen,

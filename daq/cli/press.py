@@ -38,14 +38,12 @@ from daq.cli.through_station import (
     follow_run,
     instrument_at,
     open_station,
+    running_station,
     stored_up_to,
 )
 from daq.client import (
-    NotAuthorized,
     NotFound,
     Station,
-    load_token,
-    station_answers,
     station_url,
 )
 from daq.config import InstrumentConfig, Settings, load_settings
@@ -290,14 +288,10 @@ async def _status_through_station(target: PressTarget, named: bool, acknowledge:
     """The press as the station at ``DAQ_STATION_URL`` has it (``acknowledge``: reset
     through the station first, which refuses while the door is open or a run holds it);
     ``None`` when no station answers there."""
-    url = station_url()
-    if not await station_answers(url):
-        return None
-    token = load_token(url)
-    if not token:
-        raise NotAuthorized(401, f"not logged in to the station at {url}: run `daq login` "
-                            "(or set DAQ_TOKEN)")
-    async with Station(url, token) as station:
+    async with running_station() as station:
+        if station is None:
+            return None
+        url = station.url
         name = await _station_press(station, target, named)
         presses = [i for i in await station.instruments()
                    if i.driver == DRIVER and (name is None or i.name == name)]

@@ -5,10 +5,12 @@ the lot's prefix), a laminate if named, then the specimen, each with ``POST /api
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
-from daq.client import Refused, Station
+from pydantic import BaseModel
+
+from daq.client import Refused, RunStarted, Station
 from daq.materials import material_key_of
 
 #: A specimen's width when the command does not say (JIS C 6481's 3 mm strip), mm.
@@ -51,3 +53,16 @@ async def register_specimens(station: Station, ids: Iterable[str], sample: str |
     for sid in ids:
         await register_specimen(station, NewSpecimen(sid, sample, material, None, None, None,
                                                      DEFAULT_WIDTH_MM))
+
+
+async def start_registering(station: Station, kind: str, params: BaseModel, field: str,
+                            register: Callable[[], Awaitable[None]]) -> RunStarted:
+    """Start a run of ``kind``; refused because ``field`` names what is not on record,
+    ``register`` it and start again (any other refusal stands)."""
+    try:
+        return await station.start_run(kind, params)
+    except Refused as exc:
+        if not exc.about(field):
+            raise
+    await register()
+    return await station.start_run(kind, params)

@@ -123,15 +123,11 @@ async def open_station(fallback: Callable[[], Settings], *, background: bool = F
     answers at the URL (``prepare`` adjusts them first, as a campaign sets its clock);
     ``background``: that station also captures front-panel peels and resumes aging runs,
     as ``daq run`` does."""
+    async with running_station() as running:
+        if running is not None:
+            yield running, False
+            return
     url = station_url()
-    if await station_answers(url):
-        token = load_token(url)
-        if not token:
-            raise NotAuthorized(401, f"not logged in to the station at {url}: run "
-                                "`daq login` (or set DAQ_TOKEN)")
-        async with Station(url, token) as station:
-            yield station, False
-        return
     settings = fallback()
     if prepare is not None:
         settings = await prepare(settings)
@@ -149,6 +145,22 @@ async def open_station(fallback: Callable[[], Settings], *, background: bool = F
                 "[yellow]warning:[/] the MQTT broker is not reachable "
                 f"({health.degraded['broker']}): what this command recorded waits in the "
                 "outbox, and a station publishes it when it runs", soft_wrap=True)
+
+
+@asynccontextmanager
+async def running_station() -> AsyncIterator[Station | None]:
+    """The station at ``DAQ_STATION_URL``, logged in, for a command that needs no run of
+    its own (a status, a reset, a pull-out); ``None`` when none answers there."""
+    url = station_url()
+    if not await station_answers(url):
+        yield None
+        return
+    token = load_token(url)
+    if not token:
+        raise NotAuthorized(401, f"not logged in to the station at {url}: run `daq login` "
+                            "(or set DAQ_TOKEN)")
+    async with Station(url, token) as station:
+        yield station
 
 
 def with_only(settings: Settings, driver: str, name: str | None, resource: str | None,

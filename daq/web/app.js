@@ -211,6 +211,7 @@ function onStreamMessage(msg) {
     const data = msg.data || {};
     if (msg.kind === "note" && data.event === "started") {
       if (data.run_kind === "press_cycle") state.press.follow(msg.run_id, { recipe: data.recipe, ts: msg.ts }).catch(() => {});
+      if (data.run_kind === "campaign") state.table1.refresh().catch(() => {});
       refreshLists();
     } else state.press.applyEvent(msg);
     state.runs.stream(msg);

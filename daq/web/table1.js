@@ -34,12 +34,18 @@ export class Table1Page {
 
   // A run ended somewhere: reload the table if it is on screen; a result that arrives
   // while a load is under way is followed by one more load, so the last one is shown.
+  // With no campaign shown yet ("No campaigns yet"), the list is looked at again: a
+  // campaign started meanwhile appears without a reload.
   async refresh() {
-    if (!this.campaignId || !this.box?.isConnected || this.root.closest(".view")?.hidden) return;
+    if (this.root.closest(".view")?.hidden) return;
     if (this.pending) { this.again = true; return; }
     this.pending = true;
     try {
-      do { this.again = false; await this.load(); } while (this.again);
+      do {
+        this.again = false;
+        if (this.campaignId && this.box?.isConnected) await this.load();
+        else await this.show(null);
+      } while (this.again);
     } finally { this.pending = false; }
   }
 

@@ -47,6 +47,7 @@ export async function mountWorkForms(container, catalog, { onStarted, onQueued }
   };
   container.replaceChildren(tabs, panes);
   select(kinds[0]?.kind);
+  if (forms.campaign) await mountCampaignFiles($pane(panes, "campaign"), forms.campaign);
   const press = forms.press_cycle;
   if (press) {
     const fill = () => {
@@ -58,6 +59,33 @@ export async function mountWorkForms(container, catalog, { onStarted, onQueued }
     if (catalog.recipes.length) { press.set("recipe_name", "default"); fill(); press.filled = true; }
   }
   return { forms, select };
+}
+
+function $pane(panes, kind) { return panes.querySelector(`#work-${kind}`); }
+
+// The campaign form starts from one of the station's campaign files (GET
+// /api/campaigns/files): picking one fills every field from it, to start as it is or
+// changed. A file the station cannot read is listed with why.
+async function mountCampaignFiles(pane, form) {
+  const files = await api("/api/campaigns/files");
+  const note = el("p", { id: "campaign-file-note", class: "muted wrap" });
+  const select = el("select", { id: "campaign-file" },
+    el("option", { value: "" }, files.length ? "— pick a campaign file —" : "no campaign files on the station"),
+    files.map((f) => el("option", { value: f.file, disabled: f.error ? "" : undefined },
+      f.error ? `${f.file} (unreadable)` : `${f.file} — ${f.title || f.id}`)));
+  const fill = () => {
+    const f = files.find((x) => x.file === select.value);
+    if (!f) { note.textContent = ""; return; }
+    for (const [k, v] of Object.entries(f.params)) form.set(k, v);
+    note.textContent = `${f.file}: campaign ${f.id}, ${f.params.samples.length} lots (sha256 ${f.sha256.slice(0, 12)}…)`;
+  };
+  select.addEventListener("change", fill);
+  const bad = files.filter((f) => f.error).map((f) => el("li", {}, f.error));
+  pane.insertBefore(el("div", { class: "campaign-files" },
+    el("label", { for: "campaign-file" }, "Campaign file", select), note,
+    bad.length ? el("ul", { class: "error" }, bad) : ""), form.node);
+  const first = files.find((f) => !f.error);
+  if (first) { select.value = first.file; fill(); }
 }
 
 const REGISTRATIONS = [

@@ -39,7 +39,7 @@ def station_settings(tmp_path: Path, scale: float = 600.0, **extra: Any) -> Sett
         embedded_mqtt_port=0,
         mqtt_prefix=f"lamina/test-{tmp_path.name[-8:]}",
         time_scale=scale,
-        **extra,
+        **{"campaigns_dir": tmp_path / "campaigns", **extra},
     )
 
 

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import expect
 
@@ -27,16 +26,29 @@ def n2(value: float | None) -> str:
 async def test_table1_page_follows_the_shipped_campaign_and_matches_its_report(
     browser: Any, live: LiveStation, screenshots: Path, tmp_path: Path
 ) -> None:
-    campaign, _ = load_campaign(faster_campaign(tmp_path))
-    headers = {"Authorization": f"Bearer {live.tokens['operator']}"}
-    async with httpx.AsyncClient(base_url=live.base_url, headers=headers) as client:
-        resp = await client.post("/api/runs", json={
-            "kind": "campaign", "params": campaign.model_dump(mode="json")})
-    assert resp.status_code == 201, resp.text
-    run_id = resp.json()["run_id"]
-
+    # The station offers the campaign files in its campaigns_dir; the operator picks the
+    # shipped one (on the faster clocks) and starts it from the campaign form.
+    folder = live.lab.settings.campaigns_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    campaign, _ = load_campaign(faster_campaign(folder))
+    (folder / "broken.toml").write_text("[campaign]\nid = 'x'\n")  # no samples: refused
+    # A viewer watches the Table 1 page from before the campaign exists.
     page = await log_in(browser, live, "viewer")
     await page.click("nav.views a[data-view=table1]")
+    await expect(page.locator("#view-table1")).to_contain_text("No campaigns yet")
+    operator = await log_in(browser, live, "operator")
+    await operator.click("#tab-campaign")
+    await expect(operator.locator("#campaign-file")).to_have_value("table1.toml")
+    await expect(operator.locator("#campaign-file-note")).to_contain_text(
+        f"campaign {campaign.id}, 10 lots")
+    await expect(operator.locator(".campaign-files .error")).to_contain_text("broken.toml")
+    await operator.click("#start-campaign")
+    await expect(operator.locator("#campaign-error")).to_contain_text("Started")
+    run_id = ((await operator.text_content("#campaign-error")) or "").removeprefix(
+        "Started ").strip()
+    await operator.screenshot(path=str(screenshots / "campaign-form.png"), full_page=True)
+
+    # The viewer's page picks the new campaign up by itself (no reload).
     body = page.locator("#table1-body")
     await expect(body).to_have_attribute("data-rows", "10")
     # Live: the steps done count up while the campaign runs.

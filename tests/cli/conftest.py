@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,14 +81,7 @@ async def station(pg_url: str, tmp_path: Path) -> AsyncIterator[StationProcess]:
                 "DAQ_MQTT_PREFIX": prefix, "DAQ_TIME_SCALE": str(SCALE),
                 "DAQ_STATION": f"cli-{secrets.token_hex(3)}",
                 "DAQ_JOURNAL_DIR": str(tmp_path / "journal"), "COLUMNS": "200"})
-    # A plain Popen: the fixture reads its announcement line by line, then drains it.
-    proc = subprocess.Popen(  # noqa: ASYNC220
-        [DAQ, "run", "--port", "0"], cwd=tmp_path, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seen: list[str] = []
-    try:
-        password = read_line_matching(proc, r"with password (\S+)", 60).group(1)
-        url = read_line_matching(proc, r"Log in at (http://[^/ ]+)", 5).group(1)
+    async with daq_run(tmp_path, env) as (proc, url, password, seen):
         async with httpx.AsyncClient(base_url=url, timeout=15) as http:
             reply = await http.post("/api/auth/token",
                                     json={"username": "admin", "password": password})
@@ -98,11 +92,36 @@ async def station(pg_url: str, tmp_path: Path) -> AsyncIterator[StationProcess]:
             assert made.status_code == 201, made.text
             listed = (await http.get("/api/instruments", headers=as_admin)).json()
             resources = {i["name"]: i["resource"] for i in listed}
-        # Keep reading what the station prints, so a full pipe never blocks it.
-        drain = threading.Thread(target=_drain, args=(proc, seen), daemon=True)
-        drain.start()
-        yield StationProcess(url, admin_token, prefix, resources, proc, tmp_path / "config",
-                             operator_password=made.json()["password"], output=seen)
+        try:
+            yield StationProcess(url, admin_token, prefix, resources, proc,
+                                 tmp_path / "config",
+                                 operator_password=made.json()["password"], output=seen)
+        finally:
+            await clear_station_retained(prefix)
+
+
+async def clear_station_retained(prefix: str) -> None:
+    """Take away what a simulated station left retained on Mosquitto under ``prefix``."""
+    await clear_retained(1883, prefix, ["service/status", *(
+        f"instruments/{name}/status" for name in ("press1", "peel1", "oven1", "laser1"))])
+
+
+@asynccontextmanager
+async def daq_run(cwd: Path, env: dict[str, str]
+                  ) -> AsyncIterator[tuple[subprocess.Popen[str], str, str, list[str]]]:
+    """`daq run --port 0` in ``cwd``: the process, its URL, the admin password it printed,
+    and every line it prints after (read on, so a full pipe never blocks it); stopped
+    with SIGTERM on the way out (killed if it does not stop in 30 s)."""
+    # A plain Popen: its announcement is read line by line, then drained in a thread.
+    proc = subprocess.Popen(  # noqa: ASYNC220
+        [DAQ, "run", "--port", "0"], cwd=cwd, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen: list[str] = []
+    try:
+        password = read_line_matching(proc, r"with password (\S+)", 60).group(1)
+        url = read_line_matching(proc, r"Log in at (http://[^/ ]+)", 5).group(1)
+        threading.Thread(target=_drain, args=(proc, seen), daemon=True).start()
+        yield proc, url, password, seen
     finally:
         proc.terminate()
         try:
@@ -110,8 +129,6 @@ async def station(pg_url: str, tmp_path: Path) -> AsyncIterator[StationProcess]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-        await clear_retained(1883, prefix, ["service/status", *(
-            f"instruments/{name}/status" for name in ("press1", "peel1", "oven1", "laser1"))])
 
 
 async def daq(*args: str, env: dict[str, str], stdin: bytes | None = None,

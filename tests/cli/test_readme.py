@@ -17,8 +17,6 @@ import re
 import secrets
 import shlex
 import signal
-import subprocess
-import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +24,8 @@ from pathlib import Path
 import pytest
 
 from tests.campaign.conftest import faster_campaign
-from tests.cli.conftest import DAQ, _drain
+from tests.cli.conftest import DAQ, clear_station_retained, daq_run
 from tests.conftest import need_service
-from tests.mqtt.helpers import clear_retained
-from tests.service.test_crash import read_line_matching
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 #: The station's clock: the 20-minute dwell in 1 s, a peel's 60 mm in 0.1 s.
@@ -100,26 +96,12 @@ async def shell(tmp_path: Path) -> AsyncIterator[Shell]:
                    "COLUMNS": "200"}
     (tmp_path / "campaigns").mkdir()
     faster_campaign(tmp_path / "campaigns")
-    # A plain Popen: the fixture reads its announcement line by line, then drains it.
-    proc = subprocess.Popen(  # noqa: ASYNC220
-        [DAQ, "run", "--port", "0"], cwd=tmp_path, env=station_env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seen: list[str] = []
     try:
-        password = read_line_matching(proc, r"with password (\S+)", 60).group(1)
-        url = read_line_matching(proc, r"Log in at (http://[^/ ]+)", 5).group(1)
-        threading.Thread(target=_drain, args=(proc, seen), daemon=True).start()
-        yield Shell(tmp_path, {**base, "DAQ_STATION_URL": url, "COLUMNS": "120",
-                               "XDG_CONFIG_HOME": str(tmp_path / "config")}, password)
+        async with daq_run(tmp_path, station_env) as (_, url, password, seen):
+            yield Shell(tmp_path, {**base, "DAQ_STATION_URL": url, "COLUMNS": "120",
+                                   "XDG_CONFIG_HOME": str(tmp_path / "config")}, password)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            await asyncio.to_thread(proc.wait, 30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        await clear_retained(1883, prefix, ["service/status", *(
-            f"instruments/{name}/status" for name in ("press1", "peel1", "oven1", "laser1"))])
+        await clear_station_retained(prefix)
     assert "Traceback" not in "".join(seen), "".join(seen)[-4000:]
 
 

@@ -1,4 +1,5 @@
-"""Campaigns: the list; one campaign's state and the Table 1 its steps have reproduced so
+"""Campaigns: the campaign files the station offers (``campaigns_dir``); the list; one
+campaign's state and the Table 1 its steps have reproduced so
 far (as ``daq campaign run --json`` prints it); and its Table 1 as its report reads it
 (measured beside the patent, each mean with its specimens and runs, pass/fail against the
 report's tolerance), so the dashboard's Table 1 page and ``daq report`` show the same
@@ -6,14 +7,17 @@ numbers."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from daq.api.deps import SessionDep, Viewer, get_sessions
+from daq.api.deps import SessionDep, StationDep, Viewer, get_sessions
 from daq.api.schemas import error_responses
+from daq.campaign.model import CampaignFileError, load_campaign
 from daq.campaign.state import UnknownCampaign, get_campaign
 from daq.report.data import TOLERANCE_N_PER_CM, Condition, load_report_data
 from daq.storage.campaign_models import CampaignRow, CampaignStepRow
@@ -122,6 +126,50 @@ def _summary(row: CampaignRow, progress: tuple[int, int]) -> CampaignSummary:
     return CampaignSummary(id=row.id, title=row.title, status=row.status, reason=row.reason,
                        started_ts=row.started_ts, ended_ts=row.ended_ts,
                        steps_done=progress[0], steps_total=progress[1])
+
+
+class CampaignFile(BaseModel):
+    """A campaign file the station offers: its campaign as ``POST /api/runs`` takes it
+    (``kind=campaign``), or why it cannot be read."""
+
+    file: str
+    id: str | None = None
+    title: str | None = None
+    sha256: str | None = None
+    params: dict[str, Any] | None = None
+    error: str | None = None
+
+
+#: At most this many campaign files are offered (the first by name).
+MAX_CAMPAIGN_FILES = 100
+
+
+@router.get("/files", response_model=list[CampaignFile])
+async def campaign_files(_: Viewer, station: StationDep) -> list[CampaignFile]:
+    """The campaign files (``*.toml``) in the station's ``campaigns_dir``, by name: each
+    parsed as ``daq campaign run`` reads it, or with the error that refuses it."""
+    # Files are read in a thread: the event loop polls the instruments meanwhile.
+    return await asyncio.to_thread(read_campaign_files, station.settings.campaigns_dir)
+
+
+def read_campaign_files(folder: Path) -> list[CampaignFile]:
+    """Every ``*.toml`` in ``folder`` (none if it does not exist), parsed or refused."""
+    try:
+        paths = sorted(p for p in folder.glob("*.toml") if p.is_file())[:MAX_CAMPAIGN_FILES]
+    except OSError:
+        return []
+    files = []
+    for path in paths:
+        try:
+            campaign, digest = load_campaign(path)
+        except CampaignFileError as exc:  # named by its file name: the station's paths stay its own
+            files.append(CampaignFile(file=path.name,
+                                      error=str(exc).replace(str(path), path.name)))
+            continue
+        files.append(CampaignFile(file=path.name, id=campaign.campaign.id,
+                                  title=campaign.campaign.title, sha256=digest,
+                                  params=campaign.model_dump(mode="json")))
+    return files
 
 
 @router.get("", response_model=list[CampaignSummary])
