@@ -1,21 +1,33 @@
-"""`daq runs`: runs on record: list, show, export."""
+"""`daq runs`: runs on record: list, show, export — from the station at
+``DAQ_STATION_URL`` when one runs there, else (or with ``--url``) from the database."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from daq.cli.db import ConfigOption, UrlOption, database_url, fail, require_sqlite_file, run_db
+from daq.cli.loop import run as run_loop
+from daq.cli.output import operator_errors
+from daq.cli.through_station import running_station
+from daq.client import NotFound, RunRecord, Station
 from daq.clock import iso
+
+T = TypeVar("T")
+#: The run id that means "the newest run" (of ``--kind``, if given).
+LAST = "last"
 
 app = typer.Typer(help="Runs on record: list, show, export.", no_args_is_help=True)
 
@@ -46,6 +58,41 @@ def _url(config: Path | None, url: str | None) -> str:
     return target
 
 
+def _record(run: RunRecord) -> dict[str, Any]:
+    """A run the station sent, shaped (and ordered) as the database path shows it."""
+    return {
+        "id": run.id, "kind": run.kind, "instrument": run.instrument, "status": run.status,
+        "phase": run.phase, "operator": run.operator, "sample_id": run.sample_id,
+        "station": run.station, "started_ts": run.started_ts, "started": iso(run.started_ts),
+        "ended_ts": run.ended_ts,
+        "ended": iso(run.ended_ts) if run.ended_ts is not None else None,
+        "reason": run.reason, "recipe": run.recipe, "summary": run.summary,
+        "readings_stored": run.readings_stored, "last_reading_ts": run.last_reading_ts,
+    }
+
+
+async def _station_run_id(station: Station, run_id: str, kind: str | None) -> str:
+    """``run_id``, or the newest run (of ``kind``) for ``last``."""
+    if run_id != LAST:
+        return run_id
+    newest = (await station.runs(kind=kind, limit=1)).items
+    if not newest:
+        raise NotFound(f"no run {LAST!r}" + (f" of kind {kind}" if kind else "") + " on record")
+    return newest[0].id
+
+
+async def _through_station(url: str | None, work: Callable[[Station], Awaitable[T]]
+                           ) -> tuple[bool, T | None]:
+    """``work`` done through the station at DAQ_STATION_URL: (True, its result); (False,
+    None) when ``--url`` names a database or no station runs (read the database then)."""
+    if url is not None:
+        return False, None
+    async with running_station() as station:
+        if station is None:
+            return False, None
+        return True, await work(station)
+
+
 async def _with_session(target: str, work: Any) -> Any:
     from daq.storage.database import create_engine, session_factory
 
@@ -66,16 +113,27 @@ def list_runs(
     config: ConfigOption = None,
     url: UrlOption = None,
 ) -> None:
-    """List the newest runs on record."""
-    from daq.storage import queries
+    """List the newest runs on record (from the station at DAQ_STATION_URL, or from the
+    database when none runs or --url names one)."""
 
-    target = _url(config, url)
+    async def listed(station: Station) -> list[dict[str, Any]]:
+        page = await station.runs(kind=kind, status=status.upper() if status else None,
+                                  limit=limit)
+        return [_record(r) for r in page.items]
 
-    async def work(session: Any) -> list[dict[str, Any]]:
-        runs = await queries.list_runs(session, kind=kind, status=status, limit=limit)
-        return [queries.run_dict(r) for r in runs]
+    went, found = _run_client(lambda: _through_station(url, listed))
+    if went and found is not None:
+        runs = found
+    else:
+        from daq.storage import queries
 
-    runs = run_db(target, lambda: _with_session(target, work))
+        target = _url(config, url)
+
+        async def work(session: Any) -> list[dict[str, Any]]:
+            rows = await queries.list_runs(session, kind=kind, status=status, limit=limit)
+            return [queries.run_dict(r) for r in rows]
+
+        runs = run_db(target, lambda: _with_session(target, work))
     if as_json:
         typer.echo(json.dumps(runs, indent=2))
         return
@@ -107,7 +165,17 @@ def show(
     config: ConfigOption = None,
     url: UrlOption = None,
 ) -> None:
-    """Show a run: what it was, its phases and events, its result and its readings."""
+    """Show a run: what it was, its phases and events, its result and its readings (from
+    the station at DAQ_STATION_URL, or from the database when none runs or --url names
+    one)."""
+    went, found = _run_client(lambda: _through_station(
+        url, lambda station: _station_detail(station, run_id, kind)))
+    if went and found is not None:
+        if as_json:
+            typer.echo(json.dumps(found, indent=2))
+        else:
+            _print_detail(found)
+        return
     from daq.storage import queries
 
     target = _url(config, url)
@@ -133,6 +201,29 @@ def show(
         typer.echo(json.dumps(detail, indent=2))
         return
     _print_detail(detail)
+
+
+async def _station_detail(station: Station, run_id: str, kind: str | None
+                         ) -> dict[str, Any]:
+    """``daq runs show`` of a run the station has: the record, its events, and per
+    channel its count, unit and first and last reading."""
+    detail = await station.run(await _station_run_id(station, run_id, kind))
+    if kind and detail.kind != kind:
+        raise NotFound(f"run {run_id!r} is a {detail.kind}, not a {kind}")
+    channels = []
+    for channel, count in sorted(detail.channels.items()):
+        first = await station.reading_at(detail.id, channel, 0)
+        last = await station.reading_at(detail.id, channel, count - 1)
+        channels.append({"instrument": first.instrument if first else detail.instrument,
+                         "channel": channel, "unit": first.unit if first else "",
+                         "count": count, "first_ts": first.ts if first else None,
+                         "last_ts": last.ts if last else None})
+    return {
+        "run": _record(detail),
+        "events": [{"ts": e.ts, "time": iso(e.ts), "kind": e.kind, "data": e.data}
+                   for e in detail.events],
+        "channels": channels,
+    }
 
 
 def _print_detail(detail: dict[str, Any]) -> None:
@@ -197,29 +288,75 @@ def export(
     config: ConfigOption = None,
     url: UrlOption = None,
 ) -> None:
-    """Export a run's readings (columns ts, time, instrument, channel, value, unit, replayed)."""
+    """Export a run's readings (columns ts, time, instrument, channel, value, unit,
+    replayed), from the station at DAQ_STATION_URL, or from the database when none runs
+    or --url names one."""
     from daq.storage import queries
 
-    target = _url(config, url)
+    async def from_station(station: Station) -> tuple[str, int]:
+        record = await station.run(await _station_run_id(station, run_id, kind))
+        if kind and record.kind != kind:
+            raise NotFound(f"run {run_id!r} is a {record.kind}, not a {kind}")
 
-    async def work(session: Any) -> tuple[str, int]:
-        run = await queries.get_run(session, run_id, kind)  # unknown id → clear error, no file
-        count = 0
-        with _output(out) as fh:
-            if fmt is ExportFormat.csv:
-                fh.write(next(iter(queries.csv_lines([]))))
-                async for row in queries.iter_readings(session, run.id):
-                    for line in queries.csv_lines([row], header=False):
-                        fh.write(line)
-                    count += 1
-            else:
-                fh.write('{"run":' + json.dumps(queries.run_dict(run)) + ',"readings":[')
-                async for row in queries.iter_readings(session, run.id):
-                    fh.write(("," if count else "") + "\n" + queries.json_record_line(row))
-                    count += 1
-                fh.write("\n]}\n")
-        return run.id, count
+        async def rows() -> AsyncIterator[ExportRow]:
+            async for r in station.readings(record.id):
+                yield (r.ts, r.instrument, r.channel,
+                       math.nan if r.value is None else r.value, r.unit, r.replayed)
 
-    exported, count = run_db(target, lambda: _with_session(target, work))
+        return record.id, await _write_export(out, fmt, _record(record), rows())
+
+    went, done = _run_client(lambda: _through_station(url, from_station))
+    if went and done is not None:
+        exported, count = done
+    else:
+        target = _url(config, url)
+
+        async def work(session: Any) -> tuple[str, int]:
+            run = await queries.get_run(session, run_id, kind)  # unknown id: no file
+            return run.id, await _write_export(out, fmt, queries.run_dict(run),
+                                               queries.iter_readings(session, run.id))
+
+        exported, count = run_db(target, lambda: _with_session(target, work))
     if out is not None:
         typer.echo(f"exported {count} readings of {exported} to {out}", err=True)
+
+
+#: One reading as exported: ts, instrument, channel, value, unit, replayed.
+ExportRow = tuple[float, str, str, float, str, bool]
+
+
+async def _write_export(out: Path | None, fmt: ExportFormat, run: dict[str, Any],
+                        rows: AsyncIterator[ExportRow]) -> int:
+    """Write the export of one run (CSV, or JSON with the run's record); how many
+    readings. The file is opened only once the run is known (an unknown id: no file)."""
+    from daq.storage import queries
+
+    count = 0
+    with _output(out) as fh:
+        if fmt is ExportFormat.csv:
+            fh.write(next(iter(queries.csv_lines([]))))
+            async for row in rows:
+                for line in queries.csv_lines([row], header=False):
+                    fh.write(line)
+                count += 1
+        else:
+            fh.write('{"run":' + json.dumps(run) + ',"readings":[')
+            async for row in rows:
+                fh.write(("," if count else "") + "\n" + queries.json_record_line(row))
+                count += 1
+            fh.write("\n]}\n")
+    return count
+
+
+def _run_client(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a call to the station; its errors are one line, never a traceback (an unknown
+    run: exit 1, as from the database)."""
+    with operator_errors():
+        try:
+            return run_loop(main())
+        except BrokenPipeError:  # the reader went away (`daq runs export … | head`)
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
+        except NotFound as exc:
+            fail(str(exc), code=1)

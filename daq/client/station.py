@@ -200,6 +200,14 @@ class Station:
                 yield item
             offset = page.next_offset
 
+    async def reading_at(self, run_id: str, channel: str, index: int) -> StoredReading | None:
+        """The ``index``-th stored reading (oldest first) of one channel of a run; None
+        past the end."""
+        response = await self._request("GET", f"/api/runs/{run_id}/readings", params={
+            "channel": channel, "limit": 1, "offset": max(index, 0)})
+        items = ReadingPage.model_validate_json(response.content).items
+        return items[0] if items else None
+
     async def register(self, what: str, body: Mapping[str, JsonValue]) -> bool:
         """Register a sample, laminate or specimen (``what``: ``samples``, ``laminates``,
         ``specimens``); False if one with that id is already on record."""

@@ -68,7 +68,7 @@ async def test_login_stores_a_private_token_and_commands_need_one(
 
 
 async def test_press_start_goes_through_the_station_and_ctrl_c_makes_the_press_safe(
-    station: StationProcess,
+    station: StationProcess, pg_url: str,
 ) -> None:
     env = await logged_in(station)
     press = station.resources["press1"]
@@ -118,6 +118,24 @@ async def test_press_start_goes_through_the_station_and_ctrl_c_makes_the_press_s
         audit = (await http.get("/api/audit", params={"user": "olga"})).json()
     actions = {(a["action"], a["target"]) for a in audit}
     assert ("run.start", run_id) in actions and ("run.abort", run_id) in actions
+
+    # `daq runs` through the station shows what the database holds, field for field.
+    code, out, err = await daq("runs", "show", "last", "--kind", "press_cycle", "--json",
+                               env=env)
+    assert code == 0, out + err
+    shown_by_station = json.loads(out)
+    code, out, err = await daq("runs", "show", run_id, "--json", "--url", pg_url, env=env)
+    assert code == 0, out + err
+    assert shown_by_station == json.loads(out)
+    assert shown_by_station["run"]["id"] == run_id
+    for fmt in ("csv", "json"):
+        code, by_station, err = await daq("runs", "export", run_id, "--format", fmt, env=env)
+        assert code == 0, err
+        code, from_db, err = await daq("runs", "export", run_id, "--format", fmt, "--url",
+                                       pg_url, env=env)
+        assert code == 0 and by_station == from_db and len(by_station) > 1000, err
+    code, out, err = await daq("runs", "show", "press-000000000000", env=env)
+    assert code == 1 and "press-000000000000" in err and "Traceback" not in err, out + err
 
     # The aborted press is latched SAFE; `daq press reset` goes through the station, which
     # refuses while the door is open, in its own words, and sends nothing.

@@ -29,6 +29,8 @@ RUN = "press-3f9a1c0b7e21"
 
 async def daq(*args: str, url: str | None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAQ_")}
+    # No station answers there (port 9 refuses): `daq runs` reads the database.
+    env["DAQ_STATION_URL"] = "http://127.0.0.1:9"
     if url is not None:
         env["DAQ_DATABASE_URL"] = url
     return await asyncio.to_thread(
