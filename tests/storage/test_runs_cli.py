@@ -21,6 +21,7 @@ from daq.record import RunInfo
 from daq.storage.database import create_all, create_engine, session_factory
 from daq.storage.readings import ReadingWriter
 from daq.storage.recorder import DbRecorder
+from tests.conftest import NO_STATION_URL
 from tests.storage.helpers import press_reading
 
 DAQ = str(Path(sys.executable).with_name("daq"))
@@ -29,8 +30,7 @@ RUN = "press-3f9a1c0b7e21"
 
 async def daq(*args: str, url: str | None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAQ_")}
-    # No station answers there (port 9 refuses): `daq runs` reads the database.
-    env["DAQ_STATION_URL"] = "http://127.0.0.1:9"
+    env["DAQ_STATION_URL"] = NO_STATION_URL  # none answers: `daq runs` reads the database
     if url is not None:
         env["DAQ_DATABASE_URL"] = url
     return await asyncio.to_thread(
