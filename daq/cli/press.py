@@ -296,7 +296,7 @@ async def _status_through_station(target: PressTarget, named: bool, acknowledge:
         presses = [i for i in await station.instruments()
                    if i.driver == DRIVER and (name is None or i.name == name)]
         if not presses:
-            raise NotFound(404, f"the station at {url} has no press"
+            raise NotFound(f"the station at {url} has no press"
                            + (f" named {name!r}" if name else ""))
         press = presses[0]
         reset = await station.reset_instrument(press.name) if acknowledge else None

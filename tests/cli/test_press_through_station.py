@@ -81,6 +81,9 @@ async def test_press_start_goes_through_the_station_and_ctrl_c_makes_the_press_s
                                                                       station.url)
     assert shown["state"] == "online" and shown["held_by"] is None
     assert 15 < shown["temp_top_c"] < 40  # the platens at room temperature
+    code, out, err = await daq("press", "status", "--press", "press9", env=env)
+    assert code == 2 and err.strip().endswith(f"the station at {station.url} has no press "
+                                              "named 'press9'"), out + err
     async with Recorder(1883, f"{prefix}/#", qos=1) as sub:
         cli = await asyncio.create_subprocess_exec(
             DAQ, "press", "start", "--temp", "200", "--pressure", "3", "--dwell", "20",
