@@ -65,8 +65,11 @@ async def list_runs(
     status: str | None = None,
     limit: int = 50,
 ) -> list[Run]:
-    """The newest runs first, optionally of one kind and/or status."""
-    query = select(Run).order_by(Run.started_ts.desc(), Run.id).limit(limit)
+    """The newest runs first (by wall-clock start, as the API lists them: a campaign's
+    runs stamped weeks ahead in simulated time do not hide a run made after it),
+    optionally of one kind and/or status."""
+    query = select(Run).order_by(Run.started_wall.desc().nulls_last(),
+                                 Run.started_ts.desc(), Run.id).limit(limit)
     if kind:
         query = query.where(Run.kind == kind)
     if status:

@@ -69,8 +69,10 @@ async def test_list_show_and_export_agree_with_the_record(
     )
     assert listed.returncode == 0, listed.stderr
     runs = json.loads(listed.stdout)
-    assert [r["id"] for r in runs] == [RUN, "press-000000000001"]  # newest first
-    assert runs[0]["status"] == "DONE" and runs[0]["readings_stored"] == 120
+    # Newest first by wall-clock start, as the API and the dashboard list them: the run
+    # recorded second comes first though its simulated start (500 s) is the earlier.
+    assert [r["id"] for r in runs] == ["press-000000000001", RUN]
+    assert runs[1]["status"] == "DONE" and runs[1]["readings_stored"] == 120
     aborted = json.loads(aborted_.stdout)
     assert [r["reason"] for r in aborted] == ["operator abort"]
 
