@@ -19,12 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from daq.aging.accounting import AgingPlan
 from daq.aging.procedure import AgingRunner
-from daq.aging.store import load_accountant, record_pullout
+from daq.aging.pullout import pull_out
+from daq.aging.store import load_accountant
 from daq.campaign.model import Campaign
 from daq.campaign.plan import aged_specimens, all_aged_specimens, as_made_specimens, laminate_id
 from daq.campaign.state import (
@@ -40,7 +42,6 @@ from daq.campaign.station import StationIncomplete, instrument_of
 from daq.laser.params import LaserRunParams
 from daq.laser.procedure import LaserJobResult
 from daq.materials import CATALOGUE
-from daq.messages import RunEvent
 from daq.peel.params import PeelTestParams
 from daq.peel.procedure import PeelOutcome
 from daq.press.params import PressCycleParams
@@ -179,15 +180,7 @@ class CampaignRunner:
         name, _ = instrument_of(self.lab, "lamination_press")
         params = PressCycleParams.of(parse_recipe(self.campaign.recipe()),
                                      sample_id=step.sample_id, press=name)
-        run_id = await self.lab.run_engine.start("press_cycle", params, self.operator,
-                                                 "campaign", parent=self.parent)
-        await begin_step(self.sessions, step.id, run_id, self.lab.clock.now())
-        try:
-            await self.lab.run_engine.wait(run_id)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.lab.run_engine.abort(run_id, self.operator))
-            raise
+        run_id, _ = await self._run_step(step, "press_cycle", params)
         status = await self._run_status(run_id)
         if status != "DONE":
             async with self.sessions() as session:
@@ -196,6 +189,21 @@ class CampaignRunner:
             await self._fail(step, f"press cycle {run_id} ended {status}: {why or '?'}")
         step.run_id = run_id
         await self._adopt(step)
+
+    async def _run_step(self, step: CampaignStepRow, kind: str, params: BaseModel
+                        ) -> tuple[str, Outcome]:
+        """Start the step's run through the station's engine, tie it to the step, and
+        see it to its end: the run and how it ended. Cancelled (the campaign stops), the
+        run is aborted to its safe state before the cancel goes on."""
+        run_id = await self.lab.run_engine.start(kind, params, self.operator, "campaign",
+                                                 parent=self.parent)
+        await begin_step(self.sessions, step.id, run_id, self.lab.clock.now())
+        try:
+            return run_id, await self.lab.run_engine.wait(run_id)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.lab.run_engine.abort(run_id, self.operator))
+            raise
 
     async def _adopt(self, step: CampaignStepRow) -> None:
         """Complete a step from its run that ended DONE."""
@@ -242,15 +250,7 @@ class CampaignRunner:
         params = PeelTestParams(specimen_id=step.specimen_id, width_mm=p.width_mm,
                                 speed_mm_per_min=p.speed_mm_per_min, angle_deg=p.angle_deg,
                                 length_mm=p.length_mm, tester=name)
-        run_id = await self.lab.run_engine.start("peel_test", params, self.operator,
-                                                 "campaign", parent=self.parent)
-        await begin_step(self.sessions, step.id, run_id, self.lab.clock.now())
-        try:
-            await self.lab.run_engine.wait(run_id)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.lab.run_engine.abort(run_id, self.operator))
-            raise
+        run_id, _ = await self._run_step(step, "peel_test", params)
         outcome = self.lab.run_engine.result(run_id)
         if not isinstance(outcome, PeelOutcome) or outcome.status != "DONE" \
                 or outcome.result is None:
@@ -353,11 +353,9 @@ class CampaignRunner:
         now = self.lab.clock.now()
         hours = None
         if inside:
-            done = await record_pullout(self.sessions, run_id, inside, now, self.operator)
+            done = await pull_out(self.sessions, self.lab.recorder, run_id, inside, now,
+                                  self.operator)
             hours = done.in_tolerance_h
-            await self.lab.recorder.event(RunEvent(run_id, now, "note", {
-                "what": "pullout", "specimens": inside, "in_tolerance_h": round(hours, 3),
-                "planned_h": done.planned_h, "operator": self.operator}))
         await finish_step(self.sessions, step.id, now,
                           {"run_id": run_id, "specimens": specimens, "in_tolerance_h": hours})
 
@@ -371,15 +369,7 @@ class CampaignRunner:
             sample_id=step.sample_id, n_holes=j.holes, diameter_um=j.diameter_um,
             pulse_frequency_hz=j.pulse_khz * 1000.0, hole_rate_hz=j.hole_rate_hz,
             power_w=j.power_w, wavelength_nm=j.wavelength_nm, laser=name)
-        run_id = await self.lab.run_engine.start("laser_job", params, self.operator,
-                                                 "campaign", parent=self.parent)
-        await begin_step(self.sessions, step.id, run_id, self.lab.clock.now())
-        try:
-            outcome = await self.lab.run_engine.wait(run_id)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.lab.run_engine.abort(run_id, self.operator))
-            raise
+        run_id, outcome = await self._run_step(step, "laser_job", params)
         if outcome is not Outcome.DONE:
             result = self.lab.run_engine.result(run_id)
             why = result.reason if isinstance(result, LaserJobResult) else "no result"

@@ -28,7 +28,8 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from daq.aging.params import AgingRunParams
-from daq.aging.store import AgingError, Sessions, record_pullout, status
+from daq.aging.pullout import pull_out
+from daq.aging.store import AgingError, Sessions, status
 from daq.cli.loop import run as run_loop
 from daq.cli.specimens import register_specimens, start_registering
 from daq.cli.through_station import (
@@ -50,7 +51,7 @@ from daq.client import (
 )
 from daq.clock import SimClock, iso
 from daq.config import Settings, load_settings
-from daq.messages import RunEvent
+from daq.record import Recorder
 from daq.station.errors import InstrumentClaimed
 
 app = typer.Typer(
@@ -321,7 +322,7 @@ async def _station(config: Path | None, url: str | None) -> AsyncIterator[_Db]:
         await engine.dispose()
 
 
-def _recorder(st: _Db) -> Any:
+def _recorder(st: _Db) -> Recorder:
     from daq.storage.recorder import DbRecorder
 
     return DbRecorder(st.sessions, None, prefix=st.settings.mqtt_prefix,
@@ -384,11 +385,8 @@ async def _pull_out_in_database(config: Path | None, url: str | None, run: str |
     """A pull-out recorded straight into the database (no station runs)."""
     async with _station(config, url) as st:
         now = st.clock.now()
-        done = await record_pullout(st.sessions, run, list(specimen or []), now, operator)
-        await _recorder(st).event(RunEvent(done.run_id, now, "note", {
-            "what": "pullout", "specimens": done.specimen_ids,
-            "in_tolerance_h": round(done.in_tolerance_h, 3), "planned_h": done.planned_h,
-            "operator": operator}))
+        done = await pull_out(st.sessions, _recorder(st), run, list(specimen or []), now,
+                              operator)
     return PulloutRecord(id=done.pullout_id, run_id=done.run_id, ts=done.ts,
                          planned_h=done.planned_h, in_tolerance_h=done.in_tolerance_h,
                          specimen_ids=done.specimen_ids, operator=operator)

@@ -10,12 +10,12 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from daq.aging.store import AgingError, record_pullout
+from daq.aging.pullout import pull_out
+from daq.aging.store import AgingError
 from daq.aging.store import status as aging_status
 from daq.api.audit import audited, note_action, note_detail
 from daq.api.deps import Operator, SessionDep, StationDep, Viewer, get_sessions
 from daq.api.schemas import error_responses
-from daq.messages import RunEvent
 from daq.storage.aging_models import AgingExcursionRow, AgingPulloutRow, AgingRunRow
 
 router = APIRouter(
@@ -114,7 +114,7 @@ async def get_current_aging_status(_: Viewer, request: Request) -> dict[str, Any
 @router.post("/{run_id}/pullouts", response_model=PulloutOut,
              status_code=status.HTTP_201_CREATED, responses=error_responses(409),
              **audited("aging.pullout"))
-async def pull_out(run_id: str, body: PulloutIn, request: Request, me: Operator,
+async def take_out(run_id: str, body: PulloutIn, request: Request, me: Operator,
                    session: SessionDep, station: StationDep) -> PulloutOut:
     """Record specimens taken out of the oven (operator): each gets state PULLED and the
     run's hours in tolerance as its aging hours; 409 when none is due or a named one is
@@ -124,13 +124,10 @@ async def pull_out(run_id: str, body: PulloutIn, request: Request, me: Operator,
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no aging run {run_id!r}")
     now = station.clock.now()
     try:
-        done = await record_pullout(station.sessions, run_id, body.specimen_ids, now, me.name)
+        done = await pull_out(station.sessions, station.recorder, run_id, body.specimen_ids,
+                              now, me.name)
     except AgingError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
-    await station.recorder.event(RunEvent(done.run_id, now, "note", {
-        "what": "pullout", "specimens": done.specimen_ids,
-        "in_tolerance_h": round(done.in_tolerance_h, 3), "planned_h": done.planned_h,
-        "operator": me.name}))
     station.publisher.wake_outbox()
     note_detail(request, specimens=done.specimen_ids, in_tolerance_h=round(done.in_tolerance_h, 3))
     return PulloutOut(id=done.pullout_id, run_id=done.run_id, ts=done.ts,
