@@ -55,7 +55,9 @@ export class Catalog {
 // {type, nullable, ...bounds} of a property, resolving pydantic's anyOf [X, null].
 function resolve(prop, defs) {
   let p = prop;
-  if (p.$ref) p = defs[p.$ref.split("/").pop()] || {};
+  // A referenced model's own title is its class name ("CampaignHeader"): the field keeps
+  // its name (or the title given on the field itself).
+  if (p.$ref) p = { ...(defs[p.$ref.split("/").pop()] || {}), title: undefined };
   let nullable = false;
   if (Array.isArray(p.anyOf)) {
     const real = p.anyOf.filter((v) => v.type !== "null");
