@@ -12,6 +12,7 @@ file with the faster clocks the campaign tests use (only its ``[time]`` differs)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import secrets
@@ -122,8 +123,12 @@ async def run_line(shell: Shell, line: Line, stdin: bytes) -> tuple[int, str]:
     async with asyncio.timeout(LINE_GUARD_S):
         # It prints one `name resource` line per simulator, then serves: Ctrl-C ends it.
         while len([p for p in printed if "::" in p]) < 4:
-            printed.append((await child.stdout.readline()).decode())
-        os.killpg(child.pid, signal.SIGINT)
+            line_out = (await child.stdout.readline()).decode()
+            if not line_out:  # it ended by itself: its exit code says how
+                break
+            printed.append(line_out)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGINT)
         rest, _ = await child.communicate()
     assert child.returncode is not None
     return child.returncode, "".join(printed) + rest.decode()
