@@ -164,3 +164,6 @@ async def test_every_command_of_the_readme_runs_as_printed(shell: Shell) -> None
     assert "RUNNING (detached; the station goes on)" in said("daq aging start")
     assert re.search(r"pulled EX1-2026-002-B1 from aging-\w+ at \d+\.\d h in tolerance",
                      said("daq aging pullout"))
+    # The simulators alone: a TCP resource each for press and laser, a pty for the others.
+    simulated = said("daq simulate")
+    assert simulated.count("TCPIP::127.0.0.1::") >= 2 and simulated.count("ASRL/") >= 2
