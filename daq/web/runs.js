@@ -43,8 +43,11 @@ export class RunBrowser {
   }
 
   async load() {
+    // Loads overlap (a filter, a run's start or end): only the latest one is shown.
+    const seq = (this.loads = (this.loads || 0) + 1);
     const query = this.query();
     const page = await api(`/api/runs?${query}`);
+    if (seq !== this.loads) return;
     this.total = page.total;
     const body = $("#runs tbody", this.root);
     body.replaceChildren(...page.items.map((r) => el("tr", {

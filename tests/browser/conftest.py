@@ -26,6 +26,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
+# An expectation waits for what it means (a row, a state, a text); its timeout is only a
+# hang guard. Playwright's 5 s default is a real-time margin that a loaded machine (CI
+# beside other work, stress-ng) overran: a run's detail took longer than that to draw.
+expect.set_options(timeout=30_000)
+
 
 def need_chromium() -> Path:
     """Debian's chromium; installed with apt-get when missing and we may (root)."""
