@@ -47,6 +47,9 @@ async def test_table1_page_follows_the_shipped_campaign_and_matches_its_report(
     run_id = ((await operator.text_content("#campaign-error")) or "").removeprefix(
         "Started ").strip()
     await operator.screenshot(path=str(screenshots / "campaign-form.png"), full_page=True)
+    # Its page is done: left open, it would redraw its lists on each of the campaign's 67
+    # steps beside the viewer's, and slow the station for nothing.
+    await operator.context.close()
 
     # The viewer's page picks the new campaign up by itself (no reload).
     body = page.locator("#table1-body")
