@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import inspect
-
-from daq.storage.all_models import metadata
-from daq.storage.database import create_engine, downgrade, upgrade
+from daq.storage.database import downgrade, upgrade
+from tests.migrations import tables_and_diffs
 
 AGING_TABLES = {"aging_runs", "aging_excursions", "aging_pullouts"}
 
@@ -19,22 +15,13 @@ async def test_upgrade_builds_the_aging_tables_as_modelled_and_downgrade_removes
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
     await upgrade(url)
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
-            diffs = await conn.run_sync(
-                lambda c: compare_metadata(MigrationContext.configure(c), metadata))
-        assert tables >= AGING_TABLES
-        ours = [d for d in diffs if any(t in repr(d) for t in AGING_TABLES)]
-        assert ours == []
-        await downgrade(url, "0002")
-        async with engine.connect() as conn:
-            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
-        assert not tables & AGING_TABLES and "specimens" in tables
-        await upgrade(url)
-        async with engine.connect() as conn:
-            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
-        assert tables >= AGING_TABLES
-    finally:
-        await engine.dispose()
+    tables, diffs = await tables_and_diffs(url)
+    assert tables >= AGING_TABLES
+    ours = [d for d in diffs if any(t in repr(d) for t in AGING_TABLES)]
+    assert ours == []
+    await downgrade(url, "0002")
+    tables, _ = await tables_and_diffs(url)
+    assert not tables & AGING_TABLES and "specimens" in tables
+    await upgrade(url)
+    tables, _ = await tables_and_diffs(url)
+    assert tables >= AGING_TABLES
