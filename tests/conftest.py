@@ -13,9 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 
+from daq.api import accounts
 from daq.bus import Bus
 from daq.clock import SimClock
+
+# Users are created by the hundred here (three per station fixture): their passwords are
+# hashed with argon2id at a small cost, 1 pass over 1 MiB instead of 3 over 64 MiB (each
+# default hash took 0.1-0.25 s of a core; the suite spent about a minute of CPU on them).
+# That hashing stays off the event loop is tested at the defaults (the twenty guessing
+# clients of tests/api/test_hardening.py). `daq` processes the tests start keep them.
+TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+accounts.use_password_hasher(TEST_HASHER)
 
 # Serial-port lock files (UUCP ``LCK..pts_N``) in a directory of this test process's own:
 # pty numbers are reused across processes, so test workers side by side must not see each

@@ -60,6 +60,15 @@ def role_rank(role: str) -> int:
     return ROLES.index(role)
 
 
+def use_password_hasher(hasher: PasswordHasher) -> None:
+    """Hash the passwords set from now on with ``hasher``'s argon2 parameters; a stored
+    hash always verifies with the parameters it was made with. A station keeps argon2's
+    defaults; a test suite that creates users by the hundred may choose cheaper ones, as
+    Django's test settings choose a fast password hasher."""
+    global _hasher
+    _hasher = hasher
+
+
 def hash_password(password: str) -> str:
     """The argon2 hash of ``password``."""
     return _hasher.hash(password)
