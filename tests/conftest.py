@@ -120,11 +120,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'lamina.db'}"
     url: str = request.getfixturevalue("postgres_database")
+    empty_postgres_schema(url)
+    return url
+
+
+def empty_postgres_schema(url: str) -> None:
+    """Drop every table of the PostgreSQL database at ``url`` (its ``public`` schema anew)."""
     name = url.rsplit("/", 1)[1]
     _run_async(
         lambda: _pg_admin("DROP SCHEMA public CASCADE; CREATE SCHEMA public", database=name)
     )
-    return url
 
 
 @pytest.fixture

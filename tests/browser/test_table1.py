@@ -1,6 +1,8 @@
 """The Table 1 page: the shipped campaign, started on the station, followed live, and at
 its end all 10 rows as its report has them, each mean beside the patent's value with
-pass/fail, every number linking to its run and specimen."""
+pass/fail, every number linking to its run and specimen. The campaign it runs (SQLite,
+the embedded broker) is also checked as the campaign test checks its PostgreSQL one:
+Table 1 reproduced, the aging run's oven log, and `daq report` opened in chromium."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from playwright.async_api import expect
 from daq.campaign.model import load_campaign
 from daq.report.data import load_report_data
 from tests.browser.conftest import LiveStation, log_in
-from tests.campaign.conftest import faster_campaign
+from tests.campaign.conftest import daq_env, faster_campaign, run_daq
+from tests.campaign.table1_checks import check_report_in_chromium, check_table1
 
 pytestmark = pytest.mark.browser
 
@@ -63,8 +66,9 @@ async def test_table1_page_follows_the_shipped_campaign_and_matches_its_report(
     await expect(body).to_have_attribute("data-status", "DONE", timeout=30_000)
     await page.screenshot(path=str(screenshots / "table1-done.png"), full_page=True)
 
-    data = await load_report_data(live.lab.sessions, campaign.id, with_traces=False)
+    data = await load_report_data(live.lab.sessions, campaign.id, with_traces=True)
     assert len(data.table) == 10
+    check_table1(data, campaign)
     for row in data.table:
         tr = page.locator(f"#table1-table tbody tr[data-lot='{row.lot}']")
         if row.no_film:
@@ -93,3 +97,11 @@ async def test_table1_page_follows_the_shipped_campaign_and_matches_its_report(
     first = data.table[0].as_made.peels[0]
     await page.click(f"#table1-table button[data-specimen='{first.specimen_id}']")
     await expect(page.locator("#run-detail")).to_have_attribute("data-run", first.run_id)
+
+    # Its report, written by `daq report` from the station's database, opens in chromium
+    # with the same table.
+    out_dir = tmp_path / "report"
+    code, _, err = await run_daq("report", str(folder / "table1.toml"), "--out", str(out_dir),
+                                 env=daq_env(live.lab.settings.database_url))
+    assert code == 0, err
+    await check_report_in_chromium(browser, out_dir / "index.html", campaign, "sqlite")
