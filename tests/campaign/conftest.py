@@ -119,12 +119,13 @@ def small_campaign(tmp_path: Path) -> Any:
 FASTER = {"press_scale": 2400.0, "aging_scale": 200_000.0}
 
 
-def faster_campaign(tmp_path: Path) -> Path:
-    """The shipped Table 1 file with :data:`FASTER` time scales (nothing else changed)."""
+def faster_campaign(folder: Path, **values: float) -> Path:
+    """The shipped Table 1 file in ``folder`` with :data:`FASTER` time scales, and any other
+    ``key = value`` line of it named in ``values`` set to that value (nothing else changed)."""
     text = TABLE1.read_text()
-    for key, scale in FASTER.items():
-        text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {scale!r}", text)
+    for key, value in {**FASTER, **values}.items():
+        text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value!r}", text)
         assert n == 1, key
-    path = tmp_path / TABLE1.name
+    path = folder / TABLE1.name
     path.write_text(text)
     return path
