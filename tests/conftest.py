@@ -182,13 +182,41 @@ TIMING_SENSITIVE = (
 )
 
 
+#: The longest tests (20–110 s each on the 2-core machine; most take a second or two),
+#: longest first. scripts/test hands tests out one at a time as workers free up (``--dist
+#: load --maxschedchunk 1``), so these start first, one per worker, and none of them starts
+#: last to run alone while the other workers idle.
+LONGEST_FIRST = (
+    "tests/browser/test_table1.py",
+    "tests/campaign/test_table1.py",
+    "tests/campaign/test_resume.py",
+    "tests/cli/test_readme.py",
+    "tests/safety/test_database_outage.py",
+    "tests/browser/test_work.py",
+    "tests/peel/test_cli.py",
+    "tests/browser/test_views.py",
+    "tests/browser/test_runs.py",
+    "tests/cli/test_campaign_through_station.py",
+    "tests/cli/test_press_through_station.py",
+)
+
+
+def _longest_first_rank(where: str) -> int:
+    return next((i for i, prefix in enumerate(LONGEST_FIRST) if where.startswith(prefix)),
+                len(LONGEST_FIRST))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the timing-sensitive set ``timing`` (select it with ``-m timing``)."""
+    """Mark the timing-sensitive set ``timing`` (select it with ``-m timing``), and put
+    the :data:`LONGEST_FIRST` tests at the front (a stable sort: the rest keep their order)."""
     root = Path(str(config.rootpath))
+    rank: dict[str, int] = {}
     for item in items:
         where = Path(str(item.path)).relative_to(root).as_posix()
         if where.startswith(TIMING_SENSITIVE):
             item.add_marker(pytest.mark.timing)
+        rank[item.nodeid] = _longest_first_rank(where)
+    items.sort(key=lambda item: rank[item.nodeid])
 
 
 #: Real seconds before pytest-timeout's limit at which a test still running has the stacks
