@@ -1,9 +1,13 @@
-"""Operator API throughput: readings of a 20-minute cycle over HTTP, and live fan-out.
+"""Operator API throughput: small reads beside a bare FastAPI endpoint, readings of a
+20-minute cycle over HTTP, and live fan-out.
 
 Two processes, like a station and its users: the station (``daq.station.lab.Lab`` with the
 simulated press, SQLite, the embedded broker, ``create_app`` under uvicorn) and this
 client process.
 
+0. ``GET /health`` and ``GET /api/instruments`` (the station with its four simulated
+   instruments polling) with ``--read-clients`` concurrent clients, beside a bare FastAPI
+   endpoint in a process of its own served the same way: req/s, the ratio, p50 and p99.
 1. ``GET /api/runs/{id}/readings`` of a stored press cycle with a 20-minute dwell (the
    patent's recipe: heat 17.5 min, dwell 20, cool; 62 simulated minutes polled at 5 Hz,
    4 channels = 74 400 rows): requests/s and p50/p99 of a 1000-row JSON page with
@@ -14,6 +18,7 @@ client process.
    scale 1): delivered, dropped, and the lag (stamp → received) of the slowest client.
 
     .venv/bin/python bench/api.py [--seconds 8] [--concurrency 8] [--clients 50] [--rate 200]
+        [--read-clients 20]
 """
 
 from __future__ import annotations
@@ -23,8 +28,11 @@ import asyncio
 import json
 import math
 import multiprocessing as mp
+import re
+import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -111,6 +119,28 @@ def station_main(db: str, port: int, rate: float, ready: Any, stop: Any) -> None
     asyncio.run(station(db, port, rate, ready, stop))
 
 
+async def bare(port: int, ready: Any, stop: Any) -> None:
+    """The bare floor: a FastAPI app with one JSON endpoint, served the same way as the
+    station (uvicorn in an asyncio loop of its own process)."""
+    from fastapi import FastAPI
+
+    from tests.api.server import serve
+
+    app = FastAPI()
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    async with serve(app, port=port):
+        ready.put("bare")
+        await asyncio.to_thread(stop.get)
+
+
+def bare_main(port: int, ready: Any, stop: Any) -> None:
+    asyncio.run(bare(port, ready, stop))
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -190,10 +220,68 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wrk_load(url: str, headers: dict[str, str], seconds: float, clients: int
+             ) -> tuple[float, float, float] | None:
+    """req/s, p50 and p99 (s) from ``wrk`` (a C load generator, so the client is never
+    the bottleneck), or None when wrk is not installed (``apt-get install wrk``)."""
+    if shutil.which("wrk") is None:
+        return None
+    cmd = ["wrk", "-t", "2", "-c", str(clients), "-d", f"{max(1, round(seconds))}s",
+           "--latency", url]
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk {url}: error answers\n{out}")
+
+    def seconds_of(text: str) -> float:
+        units = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+        for unit in ("us", "ms", "s"):
+            if text.endswith(unit):
+                return float(text[: -len(unit)]) * units[unit]
+        raise ValueError(text)
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = seconds_of(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = seconds_of(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    return rps, p50, p99
+
+
+async def read_load(url: str, headers: dict[str, str], seconds: float, clients: int
+                    ) -> tuple[float, float, float]:
+    """req/s, p50 and p99 of GET ``url`` with ``clients`` concurrent clients (wrk, else httpx)."""
+    measured = await asyncio.to_thread(wrk_load, url, headers, seconds, clients)
+    if measured is not None:
+        return measured
+    rps, lat = await http_load(url, headers, seconds, clients, {})
+    return rps, pct(lat, .5), pct(lat, .99)
+
+
+async def small_reads(args: argparse.Namespace, base: str, bare_base: str,
+                      headers: dict[str, str]) -> None:
+    """``GET /health`` and ``GET /api/instruments`` of the station beside the bare
+    FastAPI endpoint, each with ``--read-clients`` concurrent clients, one after another."""
+    tool = "wrk" if shutil.which("wrk") else "httpx (apt-get install wrk for a C client)"
+    print(f"small reads, {args.read_clients} concurrent clients, {args.seconds:g} s each, "
+          f"load from {tool}:")
+    bare_rps, bare_p50, bare_p99 = await read_load(f"{bare_base}/health", {}, args.seconds,
+                                                   args.read_clients)
+    print(f"  bare FastAPI GET /health       {bare_rps:7.1f} req/s;          p50 "
+          f"{bare_p50 * 1e3:6.1f} ms, p99 {bare_p99 * 1e3:6.1f} ms")
+    for path, hdrs in (("/health", {}), ("/api/instruments", headers)):
+        rps, p50, p99 = await read_load(f"{base}{path}", hdrs, args.seconds, args.read_clients)
+        verdict = "meets" if rps >= 0.8 * bare_rps and p99 <= 0.100 else "MISSES"
+        print(f"  station GET {path:<18} {rps:7.1f} req/s = {rps / bare_rps:.2f}× bare; "
+              f"p50 {p50 * 1e3:6.1f} ms, p99 {p99 * 1e3:6.1f} ms "
+              f"({verdict} ≥ 0.8× bare and p99 ≤ 100 ms)")
+
+
 async def client_main(
-    args: argparse.Namespace, db: str, base: str, info: dict[str, Any], control: Any
+    args: argparse.Namespace, db: str, base: str, info: dict[str, Any], control: Any,
+    bare_base: str,
 ) -> None:
     headers = {"Authorization": f"Bearer {info['token']}"}
+    await small_reads(args, base, bare_base, headers)
     url = f"{base}/api/runs/{info['run_id']}/readings"
     print(f"stored cycle: {info['rows']} readings ({CYCLE_MIN:g} sim min at {POLL_HZ:g} Hz, "
           "4 channels)")
@@ -242,6 +330,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--rate", type=float, default=200.0, help="feeder readings/s on the bus")
+    parser.add_argument("--read-clients", type=int, default=20,
+                        help="concurrent clients of the small reads (/health, /api/instruments)")
     args = parser.parse_args()
     ctx = mp.get_context("spawn")
     ready, stop = ctx.Queue(), ctx.Queue()
@@ -250,10 +340,17 @@ def main() -> None:
         port = free_port()
         proc = ctx.Process(target=station_main, args=(db, port, args.rate, ready, stop))
         proc.start()
+        bare_port, bare_ready, bare_stop = free_port(), ctx.Queue(), ctx.Queue()
+        bare_proc = ctx.Process(target=bare_main, args=(bare_port, bare_ready, bare_stop))
+        bare_proc.start()
         try:
             info = ready.get(timeout=120)
-            asyncio.run(client_main(args, db, f"http://127.0.0.1:{port}", info, stop))
+            bare_ready.get(timeout=120)
+            asyncio.run(client_main(args, db, f"http://127.0.0.1:{port}", info, stop,
+                                    f"http://127.0.0.1:{bare_port}"))
         finally:
+            bare_stop.put("stop")
+            bare_proc.join(30)
             stop.put("feed")
             stop.put("stop")
             proc.join(30)

@@ -35,6 +35,18 @@ MIN_TOKEN_LIFETIME_S = 60.0
 
 _hasher = PasswordHasher()
 T = TypeVar("T")
+_generation = 0
+
+
+def accounts_generation() -> int:
+    """A number that changes whenever this process changes a user or revokes a token
+    (what a cache of token lookups must forget, see :mod:`daq.api.principals`)."""
+    return _generation
+
+
+def _accounts_changed() -> None:
+    global _generation
+    _generation += 1
 
 
 class AccountError(Exception):
@@ -162,6 +174,7 @@ async def change_user(session: AsyncSession, name: str, role: str | None = None,
     if disabled is not None:
         user.disabled = disabled
     await session.commit()
+    _accounts_changed()
     return user
 
 
@@ -216,6 +229,14 @@ async def issue_token(
 
 async def resolve_token(session: AsyncSession, token: str) -> Principal | None:
     """The principal a bearer token belongs to, or None if unknown, expired or revoked."""
+    found = await resolve_token_until(session, token)
+    return None if found is None else found[0]
+
+
+async def resolve_token_until(session: AsyncSession, token: str
+                              ) -> tuple[Principal, float | None] | None:
+    """The principal of a bearer token and when the token expires (wall epoch seconds),
+    or None if it is unknown, expired or revoked."""
     row = (
         await session.execute(
             select(ApiToken, User)
@@ -231,7 +252,7 @@ async def resolve_token(session: AsyncSession, token: str) -> Principal | None:
         return None
     if api_token.expires_ts is not None and api_token.expires_ts < now:
         return None
-    return Principal(user.name, user.role)
+    return Principal(user.name, user.role), api_token.expires_ts
 
 
 async def revoke_token(session: AsyncSession, token: str) -> bool:
@@ -243,6 +264,7 @@ async def revoke_token(session: AsyncSession, token: str) -> bool:
         return False
     api_token.revoked_ts = time.time()
     await session.commit()
+    _accounts_changed()
     return True
 
 

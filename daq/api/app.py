@@ -21,6 +21,8 @@ from daq.api.audit import AuditCounters, AuditMiddleware
 from daq.api.errors import install_error_handlers
 from daq.api.extensions import include_area_routers
 from daq.api.guard import BodyGuard
+from daq.api.principals import PrincipalCache
+from daq.api.probe import DatabaseProbe
 from daq.api.routers import (
     alarms,
     auth,
@@ -34,6 +36,7 @@ from daq.api.routers import (
     stream,
     system,
 )
+from daq.api.routers.instruments import stored_instruments
 from daq.api.schemas import declare_recipe_windows
 from daq.api.stream import StreamHub
 from daq.api.throttle import LoginThrottle
@@ -96,6 +99,9 @@ def create_app(
     app.state.stream_hub = hub
     app.state.audit_counters = counters
     app.state.login_throttle = LoginThrottle()
+    app.state.principals = PrincipalCache()
+    app.state.database_probe = DatabaseProbe(sessions)
+    app.state.stored_instruments = stored_instruments(sessions)
     # Added first, so it runs inside the audit: a refused body is audited too.
     app.add_middleware(BodyGuard)
     app.add_middleware(AuditMiddleware, sessions=sessions, clock=station.clock, counters=counters)

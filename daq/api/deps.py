@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from daq.api.accounts import Principal, resolve_token
+from daq.api.accounts import Principal
 from daq.api.audit import note_user
+from daq.api.principals import PrincipalCache
 from daq.station.interface import Station
 
 
@@ -35,6 +36,12 @@ StationDep = Annotated[Station, Depends(get_station)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
+def get_principals(request: Request) -> PrincipalCache:
+    """The app's cache of token lookups."""
+    principals: PrincipalCache = request.app.state.principals
+    return principals
+
+
 def bearer_token(request: Request) -> str | None:
     """The token of an ``Authorization: Bearer …`` header, if any."""
     header = request.headers.get("authorization", "")
@@ -49,8 +56,7 @@ async def current_principal(request: Request) -> Principal:
     token = bearer_token(request)
     principal = None
     if token:
-        async with get_sessions(request)() as session:
-            principal = await resolve_token(session, token)
+        principal = await get_principals(request).resolve(get_sessions(request), token)
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

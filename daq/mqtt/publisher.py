@@ -3,15 +3,20 @@
 One aiomqtt connection (TCP_NODELAY on its socket: without it the latency tail at
 1 k msg/s reaches ~40 ms). Design from the measured facts of issue 4:
 
-* an *awaited* aiomqtt publish costs one PUBACK (QoS 1) or one socket-writable round
-  (QoS 0), so a single awaited loop tops out near 9 k msg/s QoS 0 — we keep a small,
-  fixed window of publishers in flight instead of one;
-* aiomqtt warns on every publish once more than ``pending_calls_threshold`` (10) calls
-  are pending, so the window (readings + outbox + status) always stays below it;
 * readings (QoS 0) never wait for the broker: the bus hands them to a bounded deque
   (``Settings.mqtt_readings_queue``); during an outage they stay there and are sent
   afterwards with ``"replayed": true``; beyond the bound the oldest are dropped, counted
   and logged;
+* readings are handed to the connection's packet queue as they arrive, all that are
+  queued at once, without awaiting each one (issue 16): an awaited aiomqtt publish
+  takes four turns of the event loop (register the writer, write, confirm, resume the
+  task), so at 1 k readings/s a burst of a hundred readings queued behind a small window
+  of awaited publishes and the 99th percentile to a subscriber reached 50 ms. Each one's
+  ``MQTTMessageInfo`` says when it was written; those not written when the link drops go
+  back to the front of the queue and are sent again, late, on the next connection;
+* run events, statuses and alarms are awaited publishes; aiomqtt warns on every
+  publish once more than ``pending_calls_threshold`` (10) calls are pending, so the
+  outbox window and the status sender always stay below it;
 * run events, results and alarms (QoS 1) come only from the outbox table
   (:class:`daq.mqtt.outbox.OutboxDrainer`), so they survive outages and crashes.
 
@@ -29,6 +34,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import aiomqtt
+import paho.mqtt.client as paho
 
 from daq.bus import Bus, Subscription
 from daq.clock import SimClock
@@ -41,6 +47,20 @@ log = logging.getLogger(__name__)
 NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 #: aiomqtt logs a warning per publish above this many pending calls (its default).
 PENDING_CALLS_THRESHOLD = 10
+#: Readings handed to the connection but not yet written to its socket, at most: beyond
+#: this (a broker that reads slower than we publish) the sender waits, and the readings
+#: stay in the bounded queue where overflow is counted.
+MAX_UNWRITTEN_READINGS = 2000
+
+
+def paho_client(client: aiomqtt.Client) -> paho.Client:
+    """The paho client under an aiomqtt one, to queue QoS 0 packets without awaiting each
+    (aiomqtt has no such call). Checked, so an aiomqtt release that changes it fails
+    loudly here, not silently in the data path."""
+    inner = client._client
+    if not isinstance(inner, paho.Client):  # pragma: no cover - guards an aiomqtt change
+        raise RuntimeError(f"aiomqtt.Client._client is {type(inner).__name__}, not paho")
+    return inner
 
 
 @dataclass
@@ -73,7 +93,6 @@ class MqttPublisher:
         client_id: str | None = None,
         username: str | None = None,
         password: str | None = None,
-        reading_window: int = 5,
         backoff_max_s: float = 5.0,
         outbox_poll_s: float = 1.0,
     ) -> None:
@@ -87,12 +106,9 @@ class MqttPublisher:
         self.outbox = outbox
         self.client_id = client_id
         self.readings_queue_max = readings_queue
-        # readings + outbox + one status publish stay within aiomqtt's pending-calls threshold
-        budget = PENDING_CALLS_THRESHOLD - 1
+        # the outbox window + one status publish stay within aiomqtt's pending-calls threshold
         if outbox is not None:
-            outbox.window = max(1, min(outbox.window, budget - 1))
-            budget -= outbox.window
-        self.reading_window = max(1, min(reading_window, budget))
+            outbox.window = max(1, min(outbox.window, PENDING_CALLS_THRESHOLD - 2))
         self.backoff_max_s = backoff_max_s
         self.outbox_poll_s = outbox_poll_s
         self.stats = PublisherStats()
@@ -241,9 +257,9 @@ class MqttPublisher:
     async def _serve(self, client: aiomqtt.Client) -> None:
         """Run the senders until the link drops (raises) or the service stops (returns)."""
         senders = [
-            asyncio.create_task(self._send_readings(client)) for _ in range(self.reading_window)
+            asyncio.create_task(self._send_readings(client)),
+            asyncio.create_task(self._send_statuses(client)),
         ]
-        senders.append(asyncio.create_task(self._send_statuses(client)))
         if self.outbox is not None:
             senders.append(asyncio.create_task(self._drain_outbox(client)))
         watch = asyncio.create_task(self._watch(client))
@@ -274,26 +290,62 @@ class MqttPublisher:
             pass
 
     async def _send_readings(self, client: aiomqtt.Client) -> None:
-        while True:
-            if not self._queue:
-                if self._stopping:
-                    return
-                self._readings_ready.clear()
-                await self._readings_ready.wait()
-                continue
-            reading, epoch = item = self._queue.popleft()
-            # Late = queued before this connection came up (during an outage, or caught
-            # in the queue when the link dropped).
-            late = epoch != self._epoch
-            payload = reading_payload(reading, replayed=late)
-            try:
-                await client.publish(self.topics.readings(reading.instrument), payload, qos=0)
-            except aiomqtt.MqttError:
-                self._queue.appendleft(item)
-                raise
-            self.stats.readings_published += 1
-            if late:
-                self.stats.readings_replayed += 1
+        """Hand every queued reading to the connection at once; track which were written."""
+        connection = paho_client(client)
+        unwritten: deque[tuple[paho.MQTTMessageInfo, tuple[Reading, int]]] = deque()
+        try:
+            while True:
+                while unwritten and unwritten[0][0].is_published():
+                    unwritten.popleft()
+                if len(unwritten) >= MAX_UNWRITTEN_READINGS:
+                    await asyncio.sleep(0.001)  # the broker reads slower than we publish
+                    continue
+                if not self._queue:
+                    if self._stopping:
+                        await self._written(unwritten)
+                        return
+                    self._readings_ready.clear()
+                    await self._readings_ready.wait()
+                    continue
+                while self._queue and len(unwritten) < MAX_UNWRITTEN_READINGS:
+                    reading, epoch = item = self._queue.popleft()
+                    # Late = queued before this connection came up (during an outage, or
+                    # caught in the queue when the link dropped).
+                    late = epoch != self._epoch
+                    info = connection.publish(
+                        self.topics.readings(reading.instrument),
+                        reading_payload(reading, replayed=late), qos=0)
+                    if info.rc != paho.MQTT_ERR_SUCCESS:
+                        self._queue.appendleft(item)
+                        raise aiomqtt.MqttCodeError(info.rc, "Could not publish reading")
+                    unwritten.append((info, item))
+                    self.stats.readings_published += 1
+                    if late:
+                        self.stats.readings_replayed += 1
+                await asyncio.sleep(0)  # let the connection write them
+        finally:
+            self._requeue_unwritten(unwritten)
+
+    @staticmethod
+    async def _written(unwritten: deque[tuple[paho.MQTTMessageInfo, tuple[Reading, int]]]
+                       ) -> None:
+        """Wait (while the link holds) until the connection wrote every handed reading."""
+        while unwritten:
+            if unwritten[0][0].is_published():
+                unwritten.popleft()
+            else:
+                await asyncio.sleep(0.001)
+
+    def _requeue_unwritten(
+        self, unwritten: deque[tuple[paho.MQTTMessageInfo, tuple[Reading, int]]]
+    ) -> None:
+        """Readings handed to a connection that dropped before writing them go back to the
+        front of the queue, in order, to be sent (late) on the next one."""
+        back = [item for info, item in unwritten if not info.is_published()]
+        for reading, _ in reversed(back):
+            self._queue.appendleft((reading, -1))
+        self.stats.readings_published -= len(back)
+        self.stats.readings_replayed -= sum(1 for _, epoch in back if epoch != self._epoch)
 
     async def _send_statuses(self, client: aiomqtt.Client) -> None:
         while True:

@@ -8,11 +8,13 @@ from collections.abc import Mapping
 
 from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from daq.acquisition import poll_press, polled_press_state
 from daq.api.audit import audited, note_action, note_detail
-from daq.api.deps import Operator, SessionDep, StationDep, Viewer
+from daq.api.deps import Operator, SessionDep, StationDep, Viewer, get_sessions
 from daq.api.schemas import InstrumentOut, ResetOut, error_responses
+from daq.api.shared_read import SharedRead
 from daq.messages import AlarmChanged
 from daq.station import alarms
 from daq.station.interface import InstrumentView, Station
@@ -120,19 +122,46 @@ def _status_without_poller(inst: InstrumentView | None, row: Instrument | None) 
     return row.status if row else "offline"
 
 
+#: How long the stored instrument records are reused by ``GET /api/instruments`` (they
+#: change when an instrument connects; the live part of the answer is never reused).
+STORED_RECORDS_MAX_AGE_S = 1.0
+
+
+def stored_instruments(sessions: async_sessionmaker[AsyncSession]
+                       ) -> SharedRead[list[Instrument]]:
+    """The stored instrument records (this station's and others' sharing the database),
+    read by one request at a time and reused for :data:`STORED_RECORDS_MAX_AGE_S`."""
+    async def read() -> list[Instrument]:
+        async with sessions() as session:
+            return list((await session.scalars(select(Instrument))).all())
+
+    return SharedRead(read, STORED_RECORDS_MAX_AGE_S)
+
+
+def _latched_safe(inst: InstrumentView) -> bool:
+    """True if ``inst`` is a press whose latest poll found it SAFE (latched)."""
+    return (isinstance(inst.driver, LaminationPress)
+            and polled_press_state(inst.driver) is PressState.SAFE)
+
+
 @router.get("", response_model=list[InstrumentOut])
 async def list_instruments(
-    _: Viewer, session: SessionDep, station: StationDep
+    _: Viewer, request: Request, station: StationDep
 ) -> list[InstrumentOut]:
     """Every instrument with its status and latest values."""
-    rows = list((await session.scalars(select(Instrument))).all())
+    records: SharedRead[list[Instrument]] = request.app.state.stored_instruments
+    rows = await records.get()
     kinds = driver_kinds(station, rows)
     latched: dict[str, str] = {}
-    for name, kind in kinds.items():
-        if kind in alarms.LATCHING_DRIVERS and name in station.instruments:
-            views = await alarms.latched_by(session, name, station.settings.station, kinds)
-            if views:
-                latched[name] = views[0].row.message
+    # Why a press is latched is asked of the database only when one is (SAFE).
+    safe = [name for name, inst in station.instruments.items()
+            if kinds.get(name) in alarms.LATCHING_DRIVERS and _latched_safe(inst)]
+    if safe:
+        async with get_sessions(request)() as session:
+            for name in safe:
+                views = await alarms.latched_by(session, name, station.settings.station, kinds)
+                if views:
+                    latched[name] = views[0].row.message
     return describe_instruments(station, rows, latched)
 
 

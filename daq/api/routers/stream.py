@@ -14,7 +14,8 @@ import json
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from daq.api.accounts import Principal, resolve_token
+from daq.api.accounts import Principal
+from daq.api.principals import PrincipalCache
 from daq.api.stream import StreamHub
 
 router = APIRouter(tags=["stream"])
@@ -30,8 +31,8 @@ async def _authenticate(ws: WebSocket) -> Principal | None:
             token = str(json.loads(first).get("token", ""))
         except (TimeoutError, ValueError, AttributeError):
             return None
-    async with ws.app.state.sessions() as session:
-        return await resolve_token(session, token)
+    principals: PrincipalCache = ws.app.state.principals
+    return await principals.resolve(ws.app.state.sessions, token)
 
 
 @router.websocket("/api/stream")
