@@ -335,12 +335,14 @@ ExportRow = tuple[float, str, str, float, str, bool]
 
 def _need_parquet() -> None:
     """Fail in one line, saying what to install, where pyarrow is missing."""
+    from rich.markup import escape
+
     from daq.client.frames import NotebookExtraMissing, readings_schema
 
     try:
         readings_schema()
     except NotebookExtraMissing as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
 
 
 async def _write_export(out: Path | None, fmt: ExportFormat, run: dict[str, Any],

@@ -50,7 +50,8 @@ class NotebookExtraMissing(ImportError):
     """pandas or pyarrow is not installed (they come with the ``notebook`` extra)."""
 
     def __init__(self, module: str) -> None:
-        super().__init__(f"DataFrames of a station need {module}: {INSTALL_HINT}", name=module)
+        super().__init__(f"DataFrames and Parquet files need {module}: {INSTALL_HINT}",
+                         name=module)
 
 
 def _need(module: str) -> ModuleType:
@@ -210,7 +211,7 @@ def excursions_frame(record: AgingRunRecord) -> pd.DataFrame:
 TABLE1_COLUMNS = (
     "lot", "material", "adhesive_thickness_um", "no_film", "laser_grade",
     "peel_as_made_n_per_cm", "peel_aged_n_per_cm", "sd_as_made_n_per_cm", "sd_aged_n_per_cm",
-    "specimens_as_made", "specimens_aged", "patent_laser_grade",
+    "specimens_as_made", "specimens_aged", "aging_hours", "patent_laser_grade",
     "patent_as_made_n_per_cm", "patent_aged_n_per_cm", "as_made_passed", "aged_passed",
     "grade_passed",
 )
@@ -219,7 +220,8 @@ TABLE1_COLUMNS = (
 def table1_frame(table: Table1Record) -> pd.DataFrame:
     """A campaign's Table 1 as the patent lays it out: a row per sample (index ``sample``:
     its label, e.g. ``Example 1``), the laser grade and peel strengths (N/cm) as made and
-    aged, beside the patent's values; NaN/None where a sample has no film or a cell is not
+    aged (``aging_hours``: the aged specimens' hours in the oven), beside the patent's
+    values; NaN/None where a sample has no film or a cell is not
     measured yet. The campaign and the tolerance are in ``attrs``."""
     pd_ = _pd()
     records = [{
@@ -229,6 +231,8 @@ def table1_frame(table: Table1Record) -> pd.DataFrame:
         "peel_aged_n_per_cm": r.aged.mean_n_per_cm,
         "sd_as_made_n_per_cm": r.as_made.sd_n_per_cm, "sd_aged_n_per_cm": r.aged.sd_n_per_cm,
         "specimens_as_made": len(r.as_made.specimens), "specimens_aged": len(r.aged.specimens),
+        "aging_hours": max((s.aging_hours for s in r.aged.specimens
+                            if s.aging_hours is not None), default=None),
         "patent_laser_grade": r.patent_laser_grade,
         "patent_as_made_n_per_cm": r.as_made.patent_n_per_cm,
         "patent_aged_n_per_cm": r.aged.patent_n_per_cm,
@@ -238,7 +242,7 @@ def table1_frame(table: Table1Record) -> pd.DataFrame:
     frame: pd.DataFrame = pd_.DataFrame(
         records, columns=list(TABLE1_COLUMNS),
         index=pd_.Index([r.label for r in table.rows], name="sample"))
-    floats = [c for c in TABLE1_COLUMNS if c.endswith(("_n_per_cm", "_um"))]
+    floats = [c for c in TABLE1_COLUMNS if c.endswith(("_n_per_cm", "_um", "_hours"))]
     frame[floats] = frame[floats].astype("float64")
     frame.attrs.update({
         "campaign_id": table.campaign.id, "title": table.campaign.title,

@@ -80,9 +80,9 @@ async def test_a_press_cycles_readings_frame_equals_its_csv_export_row_for_row(
         assert isinstance(stamp, pd.Timestamp)
         assert abs(epoch_s(stamp) - ts) < 1e-6
         assert {c: v for c, v in row.items() if not math.isnan(v)} == cells
-    # The CSV's ISO time column says the same, to its millisecond.
-    first = pd.Timestamp(lines[0]["time"])
-    assert abs((frame.index[0] - first) / pd.Timedelta(milliseconds=1)) <= 0.5
+    # The CSV's ISO time column says the same, cut to its millisecond.
+    for line, stamp in zip(lines[:50], frame.index.repeat(4)[:50], strict=True):
+        assert 0 <= (stamp - pd.Timestamp(line["time"])) / pd.Timedelta(milliseconds=1) < 1
     # What a lab expects of a default cycle (200 °C, 3 MPa): reached, not overshot far.
     assert 195.0 < frame["temp_top"].max() < 210.0
     assert 2.8 < frame["pressure"].max() < 3.3

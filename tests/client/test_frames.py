@@ -1,0 +1,100 @@
+"""How readings become a wide DataFrame where runs are less tidy than a press cycle (two
+readings of a channel at one time, two instruments naming a channel alike, a value that
+was not finite, no readings at all), and that pandas stays optional: the station and the
+CLI never import it, and a DataFrame call without it says what to install."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import pandas as pd
+
+from daq.client import StoredReading
+from daq.client.frames import readings_frame, readings_table, with_units
+
+T0 = 1_796_000_000.25
+
+
+def reading(ts: float, channel: str, value: float | None, instrument: str = "oven1",
+            unit: str = "degC") -> StoredReading:
+    return StoredReading(ts=ts, instrument=instrument, channel=channel, value=value,
+                         unit=unit)
+
+
+def test_a_channel_read_twice_at_one_time_starts_a_second_row_with_that_time() -> None:
+    frame = readings_frame([reading(T0, "pv", 150.1), reading(T0, "sp", 150.0),
+                            reading(T0, "pv", 150.2), reading(T0 + 60, "pv", 149.9)], "r")
+    assert frame["pv"].tolist() == [150.1, 150.2, 149.9]
+    assert frame["sp"].tolist()[0] == 150.0 and math.isnan(frame["sp"].tolist()[1])
+    assert list(frame.index) == [pd.Timestamp(T0, unit="s", tz="UTC")] * 2 + [
+        pd.Timestamp(T0 + 60, unit="s", tz="UTC")]
+    assert int(frame.notna().sum().sum()) == 4  # every reading is one cell
+
+
+def test_instruments_sharing_a_channel_name_get_a_column_each() -> None:
+    frame = readings_frame([reading(T0, "temp", 25.0, "oven1"),
+                            reading(T0, "temp", 80.0, "press1"),
+                            reading(T0, "pressure", 3.0, "press1", "MPa")], "r")
+    assert list(frame.columns) == ["oven1.temp", "press1.temp", "pressure"]
+    assert frame.attrs["units"]["pressure"] == "MPa"
+    assert frame.attrs["instruments"] == ["oven1", "press1"]
+    assert list(with_units(frame).columns) == [
+        "oven1.temp [degC]", "press1.temp [degC]", "pressure [MPa]"]
+
+
+def test_a_value_that_was_not_finite_is_nan_in_both_forms() -> None:
+    items = [reading(T0, "pv", None), reading(T0 + 1, "pv", 151.0)]
+    wide = readings_frame(items, "r")
+    long = readings_table(items, "r")
+    assert math.isnan(wide["pv"].iloc[0]) and wide["pv"].iloc[1] == 151.0
+    assert math.isnan(long["value"].iloc[0]) and long["ts"].tolist() == [T0, T0 + 1]
+
+
+def test_a_run_without_readings_is_an_empty_frame_with_a_time_index() -> None:
+    frame = readings_frame([], "r")
+    assert frame.empty and isinstance(frame.index, pd.DatetimeIndex)
+    assert frame.index.name == "time"
+    assert readings_table([], "r").columns.tolist() == [
+        "ts", "time", "instrument", "channel", "value", "unit", "replayed"]
+
+
+def python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "COLUMNS": "200"})
+
+
+def test_the_station_and_the_cli_never_import_pandas() -> None:
+    done = python("import sys\n"
+                  "import daq.api, daq.cli, daq.client, daq.client.sync, daq.cli.runs\n"
+                  "print(sorted(m for m in ('pandas', 'pyarrow') if m in sys.modules))")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+WITHOUT_EXTRA = "import sys\nsys.modules['pandas'] = sys.modules['pyarrow'] = None\n"
+
+
+def test_without_the_extra_a_frame_call_says_what_to_install() -> None:
+    done = python(WITHOUT_EXTRA + (
+        "from daq.client import NotebookExtraMissing, StoredReading\n"
+        "from daq.client.frames import readings_frame\n"
+        "try:\n"
+        "    readings_frame([], 'r')\n"
+        "except NotebookExtraMissing as exc:\n"
+        "    print(isinstance(exc, ImportError), exc)\n"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "True DataFrames and Parquet files need pandas: pip install 'lamina-daq[notebook]'")
+
+
+def test_without_the_extra_a_parquet_export_is_refused_in_one_line() -> None:
+    done = python(WITHOUT_EXTRA + (
+        "sys.argv = ['daq', 'runs', 'export', 'last', '--format', 'parquet', '-o', 'x.pq']\n"
+        "from daq.cli import main\n"
+        "main()\n"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "need pyarrow: pip install 'lamina-daq[notebook]'" in done.stderr
+    assert "Traceback" not in done.stderr
