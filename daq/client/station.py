@@ -202,7 +202,7 @@ class Station:
                 return detail
             await asyncio.sleep(poll_s)
 
-    def readings(self, run_id: str, *, long: bool = False, page_size: int = 5000
+    def readings(self, run_id: str, *, long: bool = False, page_size: int = 20_000
                  ) -> RunReadings:
         """A run's stored readings, oldest first: ``async for reading in …`` gives each
         (:class:`StoredReading`, one per channel); ``await …`` gives them as a DataFrame,
@@ -210,10 +210,11 @@ class Station:
         export (see :mod:`daq.client.frames`; needs the ``notebook`` extra)."""
         return RunReadings(self, run_id, long, page_size)
 
-    async def reading_pages(self, run_id: str, page_size: int = 5000
+    async def reading_pages(self, run_id: str, page_size: int = 20_000
                             ) -> AsyncIterator[StoredReading]:
-        """Every stored reading of a run, oldest first, read a page at a time (a run
-        unknown to the station: :class:`NotFound` at the first page)."""
+        """Every stored reading of a run, oldest first, read a page at a time (the
+        station's largest page is 20 000; a run unknown to the station:
+        :class:`NotFound` at the first page)."""
         offset: int | None = 0
         while offset is not None:
             response = await self._request("GET", f"/api/runs/{run_id}/readings",

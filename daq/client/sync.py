@@ -9,14 +9,16 @@ The same errors come back (:class:`~daq.client.errors.NotFound`, …)::
     with SyncStation("http://127.0.0.1:8000", token) as station:
         df = station.readings("press-3f9a1c0b7e21")
 
-Without ``with`` it connects on the first call; :meth:`SyncStation.close` (or the end of
-the process) stops its thread. ``from daq.client.sync import Station`` names the same class.
+Without ``with`` it connects on the first call; :meth:`SyncStation.close` stops its thread
+(so does dropping the client, or the end of the process).
+``from daq.client.sync import Station`` names the same class.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from collections.abc import Coroutine
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
@@ -43,6 +45,18 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+def _shut_down(loop: asyncio.AbstractEventLoop, thread: threading.Thread,
+               station: AsyncStation) -> None:
+    """Close the client's connections, then stop its loop and thread."""
+    try:
+        asyncio.run_coroutine_threadsafe(station.__aexit__(None, None, None), loop).result(30)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+        if not thread.is_alive():
+            loop.close()
+
+
 class SyncStation:
     """A station's API as blocking calls (a context manager; usable without one too)."""
 
@@ -52,6 +66,8 @@ class SyncStation:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._finalizer: weakref.finalize[
+            [asyncio.AbstractEventLoop, threading.Thread, AsyncStation], SyncStation] | None = None
 
     @property
     def url(self) -> str:
@@ -69,6 +85,9 @@ class SyncStation:
             thread.start()
             asyncio.run_coroutine_threadsafe(self._station.__aenter__(), loop).result()
             self._loop, self._thread = loop, thread
+            # A client dropped without close() (a notebook cell run again) still closes its
+            # connections and stops its thread, when collected or at the latest at exit.
+            self._finalizer = weakref.finalize(self, _shut_down, loop, thread, self._station)
             return loop
 
     def _call(self, coro: Coroutine[object, object, T]) -> T:
@@ -85,17 +104,10 @@ class SyncStation:
     def close(self) -> None:
         """Close the connection and stop the client's thread (idempotent)."""
         with self._lock:
-            loop, thread = self._loop, self._thread
+            finalizer, self._finalizer = self._finalizer, None
             self._loop = self._thread = None
-        if loop is None or thread is None:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(
-                self._station.__aexit__(None, None, None), loop).result()
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join()
-            loop.close()
+        if finalizer is not None:
+            finalizer()
 
     def __enter__(self) -> SyncStation:
         self._started()

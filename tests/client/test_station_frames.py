@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gc
 import io
 import json
 import math
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -161,6 +163,20 @@ async def test_the_sync_station_works_inside_a_running_event_loop(station: LiveS
     finally:
         client.close()
     client.close()  # twice is fine
+
+
+def client_threads() -> int:
+    return sum(t.name == "daq-client" for t in threading.enumerate())
+
+
+def test_a_sync_station_dropped_without_close_stops_its_thread(station: LiveStation) -> None:
+    before = client_threads()
+    client = SyncStation(station.url, station.tokens["viewer"])
+    assert client.health().status in ("ok", "degraded")
+    assert client_threads() == before + 1
+    del client  # as a notebook cell run again drops the previous client
+    gc.collect()
+    assert client_threads() == before
 
 
 async def test_iterating_readings_still_gives_typed_records(station: LiveStation) -> None:
