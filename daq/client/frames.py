@@ -23,8 +23,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Iterable, Sequence
-from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from daq.client.models import (
     AgingRunRecord,
@@ -54,19 +53,13 @@ class NotebookExtraMissing(ImportError):
                          name=module)
 
 
-def _need(module: str) -> ModuleType:
+def need(module: str) -> None:
+    """Import ``module`` (``pandas``, ``pyarrow``) or fail with what to install; the
+    caller then imports it by name, typed."""
     try:
-        return importlib.import_module(module)
+        importlib.import_module(module)
     except ImportError:
         raise NotebookExtraMissing(module) from None
-
-
-def _pd() -> ModuleType:
-    return _need("pandas")
-
-
-def _pa() -> ModuleType:
-    return _need("pyarrow")
 
 
 def micros(ts: float) -> int:
@@ -77,8 +70,10 @@ def micros(ts: float) -> int:
 
 def readings_schema() -> pa.Schema:
     """The typed schema of a run's readings in long form (Parquet export, long frame)."""
-    pa_ = _pa()
-    schema: pa.Schema = pa_.schema([
+    need("pyarrow")
+    import pyarrow as pa_
+
+    fields: list[pa.Field[Any]] = [
         pa_.field("ts", pa_.float64(), nullable=False),
         pa_.field("time", pa_.timestamp("us", tz="UTC"), nullable=False),
         pa_.field("instrument", pa_.string(), nullable=False),
@@ -86,14 +81,16 @@ def readings_schema() -> pa.Schema:
         pa_.field("value", pa_.float64()),
         pa_.field("unit", pa_.string(), nullable=False),
         pa_.field("replayed", pa_.bool_(), nullable=False),
-    ])
-    return schema
+    ]
+    return pa_.schema(fields)
 
 
 def export_batch(rows: Sequence[ExportRow]) -> pa.RecordBatch:
     """Readings as one Arrow batch of :func:`readings_schema` (a non-finite value is
     null: the CSV writes it as ``nan``)."""
-    pa_ = _pa()
+    need("pyarrow")
+    import pyarrow as pa_
+
     batch: pa.RecordBatch = pa_.record_batch([
         pa_.array([r[0] for r in rows], pa_.float64()),
         pa_.array([micros(r[0]) for r in rows], pa_.timestamp("us", tz="UTC")),
@@ -116,7 +113,9 @@ def export_row(reading: StoredReading) -> ExportRow:
 def readings_table(readings: Iterable[StoredReading], run_id: str) -> pd.DataFrame:
     """A run's readings in long form: the CSV export's columns and rows, oldest first,
     typed as the Parquet export is (it is built the same way)."""
-    pa_ = _pa()
+    need("pyarrow")
+    import pyarrow as pa_
+
     batch = export_batch([export_row(r) for r in readings])
     frame: pd.DataFrame = pa_.Table.from_batches([batch]).to_pandas()
     frame.attrs["run_id"] = run_id
@@ -126,7 +125,9 @@ def readings_table(readings: Iterable[StoredReading], run_id: str) -> pd.DataFra
 def readings_frame(readings: Iterable[StoredReading], run_id: str) -> pd.DataFrame:
     """A run's readings in wide form: a UTC ``time`` index, a column per channel, units
     in ``attrs["units"]`` (the module's docstring says how CSV lines map onto rows)."""
-    pd_ = _pd()
+    need("pandas")
+    import pandas as pd_
+
     items = list(readings)
     owners: dict[str, set[str]] = {}
     for r in items:
@@ -168,7 +169,9 @@ def with_units(frame: pd.DataFrame) -> pd.DataFrame:
 def peel_curve_frame(test: PeelTestRecord, curve: PeelCurve) -> pd.DataFrame:
     """A peel test's curve: ``travel_mm`` and ``force_n`` per captured point (every
     ``attrs["step"]``-th), with the test and its computed strength in ``attrs``."""
-    pd_ = _pd()
+    need("pandas")
+    import pandas as pd_
+
     index = pd_.RangeIndex(0, curve.n_points, curve.step, name="point")[:len(curve.mm)]
     frame: pd.DataFrame = pd_.DataFrame(
         {"travel_mm": curve.mm, "force_n": curve.force_n}, index=index, dtype="float64")
@@ -190,11 +193,13 @@ def peel_curve_frame(test: PeelTestRecord, curve: PeelCurve) -> pd.DataFrame:
 def excursions_frame(record: AgingRunRecord) -> pd.DataFrame:
     """An aging run's excursions: start, end (NaT while open), hours, peak deviation and
     peak oven temperature."""
-    pd_ = _pd()
+    need("pandas")
+    import pandas as pd_
+
     frame: pd.DataFrame = pd_.DataFrame({
         "start": pd_.to_datetime([micros(e.start_ts) for e in record.excursions],
                                  unit="us", utc=True),
-        "end": pd_.to_datetime([None if e.end_ts is None else micros(e.end_ts)
+        "end": pd_.to_datetime([math.nan if e.end_ts is None else float(micros(e.end_ts))
                                 for e in record.excursions], unit="us", utc=True),
         "hours": [None if e.end_ts is None else (e.end_ts - e.start_ts) / 3600.0
                   for e in record.excursions],
@@ -223,7 +228,9 @@ def table1_frame(table: Table1Record) -> pd.DataFrame:
     aged (``aging_hours``: the aged specimens' hours in the oven), beside the patent's
     values; NaN/None where a sample has no film or a cell is not
     measured yet. The campaign and the tolerance are in ``attrs``."""
-    pd_ = _pd()
+    need("pandas")
+    import pandas as pd_
+
     records = [{
         "lot": r.lot, "material": r.material, "adhesive_thickness_um": r.adhesive_thickness_um,
         "no_film": r.no_film, "laser_grade": r.laser_grade,

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from daq.client.frames import ExportRow, export_batch, readings_schema
+from daq.client.frames import ExportRow, export_batch, need, readings_schema
 
 #: Readings per row group: a press cycle at scale 1 (about 200 000 readings) in a few.
 BATCH = 65_536
@@ -26,6 +26,7 @@ RUN_METADATA_KEY = b"lamina.run"
 async def write_parquet(out: Path, run: dict[str, Any], rows: AsyncIterator[ExportRow]) -> int:
     """Write the readings to ``out`` (via a ``.partial`` file renamed at the end, so a
     failed export never leaves a file that looks whole); how many readings."""
+    need("pyarrow")
     import pyarrow.parquet as pq
 
     schema = readings_schema().with_metadata({RUN_METADATA_KEY: json.dumps(run).encode()})

@@ -12,8 +12,8 @@ import sys
 
 import pandas as pd
 
-from daq.client import StoredReading
-from daq.client.frames import readings_frame, readings_table, with_units
+from daq.client import AgingRunRecord, StoredReading
+from daq.client.frames import excursions_frame, readings_frame, readings_table, with_units
 
 T0 = 1_796_000_000.25
 
@@ -59,6 +59,26 @@ def test_a_run_without_readings_is_an_empty_frame_with_a_time_index() -> None:
     assert frame.index.name == "time"
     assert readings_table([], "r").columns.tolist() == [
         "ts", "time", "instrument", "channel", "value", "unit", "replayed"]
+
+
+def test_an_open_excursion_has_no_end_and_no_hours_yet() -> None:
+    record = AgingRunRecord.model_validate({
+        "id": "aging-1", "oven": "oven1", "status": "RUNNING", "setpoint_c": 150.0,
+        "tolerance_c": 3.0, "target_h": 1000.0, "started_ts": T0,
+        "accounted_until_ts": T0 + 7200, "in_tolerance_s": 5400.0,
+        "out_of_tolerance_s": 1800.0, "unmonitored_s": 0.0, "excursion_count": 2,
+        "excursions": [
+            {"id": 1, "start_ts": T0 + 600, "end_ts": T0 + 1500, "peak_deviation_c": 4.5,
+             "peak_pv_c": 154.5},
+            {"id": 2, "start_ts": T0 + 6300, "end_ts": None, "peak_deviation_c": -3.6,
+             "peak_pv_c": 146.4}]})
+    frame = excursions_frame(record)
+    assert record.in_tolerance_h == 1.5 and record.out_of_tolerance_h == 0.5
+    assert list(frame.index) == [1, 2]
+    assert frame.loc[1, "hours"] == 0.25  # 900 s
+    assert frame.loc[1, "end"] == pd.Timestamp(T0 + 1500, unit="s", tz="UTC")
+    assert pd.isna(frame.loc[2, "end"]) and math.isnan(frame.loc[2, "hours"])
+    assert frame["peak_pv_c"].tolist() == [154.5, 146.4]
 
 
 def python(code: str) -> subprocess.CompletedProcess[str]:
