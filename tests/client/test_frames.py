@@ -5,15 +5,26 @@ CLI never import it, and a DataFrame call without it says what to install."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from daq.client import AgingRunRecord, StoredReading
-from daq.client.frames import excursions_frame, readings_frame, readings_table, with_units
+from daq.client.frames import (
+    ExportRow,
+    excursions_frame,
+    readings_frame,
+    readings_table,
+    with_units,
+)
+from daq.client.parquet import write_parquet
 
 T0 = 1_796_000_000.25
 
@@ -79,6 +90,34 @@ def test_an_open_excursion_has_no_end_and_no_hours_yet() -> None:
     assert frame.loc[1, "end"] == pd.Timestamp(T0 + 1500, unit="s", tz="UTC")
     assert pd.isna(frame.loc[2, "end"]) and math.isnan(frame.loc[2, "hours"])
     assert frame["peak_pv_c"].tolist() == [154.5, 146.4]
+
+
+async def rows(items: list[ExportRow]) -> AsyncIterator[ExportRow]:
+    for item in items:
+        yield item
+
+
+async def test_a_parquet_file_of_a_run_without_readings_still_has_its_typed_columns(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "empty.parquet"
+    assert await write_parquet(out, {"id": "press-1"}, rows([])) == 0
+    frame = pd.read_parquet(out)
+    assert frame.empty and str(frame["time"].dtype) == "datetime64[us, UTC]"
+    assert str(frame["value"].dtype) == "float64" and str(frame["replayed"].dtype) == "bool"
+    assert json.loads(pq.read_schema(out).metadata[b"lamina.run"]) == {"id": "press-1"}
+    assert not (tmp_path / "empty.parquet.partial").exists()
+
+
+async def test_a_non_finite_value_is_null_in_the_parquet_file(tmp_path: Path) -> None:
+    out = tmp_path / "nan.parquet"
+    written = await write_parquet(out, {"id": "r"}, rows([
+        (T0, "press1", "pressure", math.nan, "MPa", False),
+        (T0, "press1", "temp_top", 200.5, "degC", True)]))
+    assert written == 2
+    table = pq.read_table(out)
+    assert table.column("value").to_pylist() == [None, 200.5]
+    assert table.column("replayed").to_pylist() == [False, True]
 
 
 def python(code: str) -> subprocess.CompletedProcess[str]:
