@@ -39,6 +39,7 @@ class ExportFormat(StrEnum):
 
     csv = "csv"
     json = "json"
+    parquet = "parquet"
 
 
 def _console() -> Console:
@@ -282,9 +283,11 @@ def _output(out: Path | None) -> Iterator[IO[str]]:
 def export(
     run_id: RunIdArg,
     kind: KindOption = None,
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="csv or json")] = ExportFormat.csv,
-    out: Annotated[Path | None, typer.Option("--out", help="file to write (default stdout)")]
-    = None,
+    fmt: Annotated[ExportFormat, typer.Option(
+        "--format", help="csv, json or parquet (parquet needs --out and the notebook extra)")]
+    = ExportFormat.csv,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="file to write (default stdout)")] = None,
     config: ConfigOption = None,
     url: UrlOption = None,
 ) -> None:
@@ -292,6 +295,11 @@ def export(
     replayed), from the station at DAQ_STATION_URL, or from the database when none runs
     or --url names one."""
     from daq.storage import queries
+
+    if fmt is ExportFormat.parquet:
+        if out is None:
+            fail("--format parquet writes a file: name it with --out FILE.parquet")
+        _need_parquet()
 
     async def from_station(station: Station) -> tuple[str, int]:
         record = await station.run(await _station_run_id(station, run_id, kind))
@@ -325,12 +333,33 @@ def export(
 ExportRow = tuple[float, str, str, float, str, bool]
 
 
+def _need_parquet() -> None:
+    """Fail in one line, saying what to install, where pyarrow is missing."""
+    from rich.markup import escape
+
+    from daq.client.frames import NotebookExtraMissing, readings_schema
+
+    try:
+        readings_schema()
+    except NotebookExtraMissing as exc:
+        fail(escape(str(exc)))
+
+
 async def _write_export(out: Path | None, fmt: ExportFormat, run: dict[str, Any],
                         rows: AsyncIterator[ExportRow]) -> int:
-    """Write the export of one run (CSV, or JSON with the run's record); how many
-    readings. The file is opened only once the run is known (an unknown id: no file)."""
+    """Write the export of one run (CSV, JSON with the run's record, or Parquet with it
+    in the file's metadata); how many readings. The file is opened only once the run is
+    known (an unknown id: no file)."""
     from daq.storage import queries
 
+    if fmt is ExportFormat.parquet:
+        assert out is not None  # checked before the run was looked up
+        from daq.client.parquet import write_parquet
+
+        try:
+            return await write_parquet(out, run, rows)
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc.strerror or exc}")
     count = 0
     with _output(out) as fh:
         if fmt is ExportFormat.csv:

@@ -8,6 +8,12 @@ The ``daq`` command line is built on it; a notebook or script can use it the sam
             async for message in live.of_run(started.run_id):
                 ...
         record = await station.run(started.run_id)
+        df = await station.readings(started.run_id)   # a pandas DataFrame
+
+:class:`SyncStation` is the same without ``await`` (for notebooks: it runs its own loop
+in a thread). The DataFrame calls (``readings`` awaited, ``peel_curve``, ``aging_run``,
+``table1``) need the ``notebook`` extra (pandas, pyarrow), imported only when called;
+docs/notebook.md shows them at work.
 
 Nothing here imports the station's own parts (SQLAlchemy, drivers, MQTT): only httpx,
 websockets and pydantic models of what the API answers.
@@ -27,12 +33,16 @@ from daq.client.errors import (
     StationError,
     StationUnreachable,
 )
+from daq.client.frames import NotebookExtraMissing
 from daq.client.models import (
     AbortReply,
+    AgingRunRecord,
     CampaignRecord,
     ChannelValue,
     Health,
     InstrumentInfo,
+    PeelCurve,
+    PeelTestRecord,
     PulloutRecord,
     ResetReply,
     RunDetail,
@@ -47,14 +57,18 @@ from daq.client.models import (
     StreamMessage,
     StreamReading,
     StreamStatus,
+    Table1Record,
     Token,
 )
-from daq.client.station import Station, station_answers
+from daq.client.station import AgingRun, RunReadings, Station, station_answers
 from daq.client.stream import LiveStream
+from daq.client.sync import SyncStation
 
 __all__ = [
     "DEFAULT_STATION_URL",
     "AbortReply",
+    "AgingRun",
+    "AgingRunRecord",
     "CampaignRecord",
     "ChannelValue",
     "Health",
@@ -62,11 +76,15 @@ __all__ = [
     "LiveStream",
     "NotAuthorized",
     "NotFound",
+    "NotebookExtraMissing",
+    "PeelCurve",
+    "PeelTestRecord",
     "PulloutRecord",
     "Refused",
     "ResetReply",
     "RunDetail",
     "RunEventRecord",
+    "RunReadings",
     "RunRecord",
     "RunStarted",
     "Station",
@@ -80,6 +98,8 @@ __all__ = [
     "StreamMessage",
     "StreamReading",
     "StreamStatus",
+    "SyncStation",
+    "Table1Record",
     "Token",
     "load_token",
     "save_token",

@@ -255,3 +255,163 @@ StreamMessage = Annotated[
     StreamHello | StreamDropped | StreamReading | StreamEvent | StreamAlarm | StreamStatus,
     Field(discriminator="type"),
 ]
+
+
+# -- records a notebook reads (peel tests, aging runs, a campaign's Table 1) ---------------
+class PeelResultRecord(_Answer):
+    """The strength computed over the steady region of a peel curve (JIS C 6481)."""
+
+    peel_strength_n_per_cm: float
+    mean_force_n: float
+    sd_force_n: float
+    n_samples: int
+    steady_start_mm: float
+    steady_end_mm: float
+    width_mm: float
+    computed_ts: float
+
+
+class PeelTestRecord(_Answer):
+    """A peel test: specimen, conditions, how it ended, and every result computed for it
+    (the latest last; ``peel_strength_n_per_cm`` is the latest's)."""
+
+    id: str
+    specimen_id: str | None = None
+    specimen_label: str = ""
+    sample_id: str | None = None
+    laminate_id: str | None = None
+    aging_hours: float | None = None
+    instrument: str
+    width_mm: float
+    speed_mm_per_min: float
+    angle_deg: float
+    status: str
+    reason: str | None = None
+    started_ts: float
+    ended_ts: float | None = None
+    n_points: int
+    peel_strength_n_per_cm: float | None = None
+    results: list[PeelResultRecord] = Field(default_factory=list)
+
+    @property
+    def result(self) -> PeelResultRecord | None:
+        """The latest result, None if none was computed (an aborted peel)."""
+        return self.results[-1] if self.results else None
+
+
+class PeelCurve(_Answer):
+    """A peel test's force against travel as captured, every ``step``-th point."""
+
+    id: str
+    n_points: int
+    step: int
+    mm: list[float]
+    force_n: list[float]
+
+
+class ExcursionRecord(_Answer):
+    """A period of an aging run out of tolerance: start, end (None while open), peak."""
+
+    id: int
+    start_ts: float
+    end_ts: float | None = None
+    peak_deviation_c: float
+    peak_pv_c: float
+
+
+class AgingRunRecord(_Answer):
+    """An aging run (``/api/aging-runs/{id}``): its hour accounting in seconds, its
+    excursions and pull-outs."""
+
+    id: str
+    oven: str
+    status: str
+    setpoint_c: float
+    tolerance_c: float
+    target_h: float
+    started_ts: float
+    accounted_until_ts: float
+    in_tolerance_s: float
+    out_of_tolerance_s: float
+    unmonitored_s: float
+    excursion_count: int
+    last_pv_c: float | None = None
+    completed_ts: float | None = None
+    resumes: int = 0
+    excursions: list[ExcursionRecord] = Field(default_factory=list)
+    pullouts: list[PulloutRecord] = Field(default_factory=list)
+
+    @property
+    def in_tolerance_h(self) -> float:
+        """Hours the oven held the setpoint within tolerance (what counts toward 1000 h)."""
+        return self.in_tolerance_s / 3600.0
+
+    @property
+    def out_of_tolerance_h(self) -> float:
+        """Hours out of tolerance (the excursions' total)."""
+        return self.out_of_tolerance_s / 3600.0
+
+    @property
+    def unmonitored_h(self) -> float:
+        """Hours nobody watched the oven (not back-filled from its log)."""
+        return self.unmonitored_s / 3600.0
+
+
+class Table1Specimen(_Answer):
+    """One specimen's peel strength in a Table 1 cell, and the run that measured it."""
+
+    specimen_id: str
+    run_id: str
+    peel_strength_n_per_cm: float | None = None
+    aging_hours: float | None = None
+
+
+class Table1Cell(_Answer):
+    """One condition (as made, or aged) of one sample: mean, spread, the patent's value."""
+
+    mean_n_per_cm: float | None = None
+    sd_n_per_cm: float | None = None
+    patent_n_per_cm: float | None = None
+    diff_n_per_cm: float | None = None
+    passed: bool | None = None
+    specimens: list[Table1Specimen] = Field(default_factory=list)
+
+
+class Table1Row(_Answer):
+    """One sample of Table 1: what it is, its peel as made and aged, its laser grade."""
+
+    lot: str
+    label: str
+    material: str
+    adhesive_thickness_um: float
+    no_film: bool
+    note: str | None = None
+    press_run_id: str | None = None
+    as_made: Table1Cell
+    aged: Table1Cell
+    laser_run_id: str | None = None
+    laser_grade: str | None = None
+    patent_laser_grade: str | None = None
+    grade_passed: bool | None = None
+
+
+class CampaignProgress(_Answer):
+    """A campaign's status and how many of its steps are done."""
+
+    id: str
+    title: str
+    status: str
+    reason: str | None = None
+    started_ts: float
+    ended_ts: float | None = None
+    steps_done: int
+    steps_total: int
+
+
+class Table1Record(_Answer):
+    """A campaign's Table 1 (``/api/campaigns/{id}/table1``), live while it runs."""
+
+    campaign: CampaignProgress
+    tolerance_n_per_cm: float
+    aging_run_id: str | None = None
+    rows: list[Table1Row]

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Generator, Mapping
+from dataclasses import dataclass
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,10 +23,13 @@ from daq.client.credentials import load_token, station_url
 from daq.client.errors import NotAuthorized, NotFound, Refused, StationError, StationUnreachable
 from daq.client.models import (
     AbortReply,
+    AgingRunRecord,
     CampaignRecord,
     Health,
     InstrumentInfo,
     JsonObject,
+    PeelCurve,
+    PeelTestRecord,
     PulloutRecord,
     ReadingPage,
     ResetReply,
@@ -32,10 +37,18 @@ from daq.client.models import (
     RunList,
     RunStarted,
     StoredReading,
+    Table1Record,
     Token,
     WhoAmI,
 )
 from daq.client.stream import LiveStream
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: The most points the station gives of a peel curve (its ``max_points`` limit): all of a
+#: 50 mm peel at 100 Hz and more.
+ALL_CURVE_POINTS = 200_000
 
 
 async def station_answers(url: str, timeout_s: float = 5.0) -> bool:
@@ -189,8 +202,19 @@ class Station:
                 return detail
             await asyncio.sleep(poll_s)
 
-    async def readings(self, run_id: str, page_size: int = 5000) -> AsyncIterator[StoredReading]:
-        """Every stored reading of a run (one per channel), oldest first."""
+    def readings(self, run_id: str, *, long: bool = False, page_size: int = 20_000
+                 ) -> RunReadings:
+        """A run's stored readings, oldest first: ``async for reading in …`` gives each
+        (:class:`StoredReading`, one per channel); ``await …`` gives them as a DataFrame,
+        wide (time index, a column per channel) or, with ``long``, shaped as the CSV
+        export (see :mod:`daq.client.frames`; needs the ``notebook`` extra)."""
+        return RunReadings(self, run_id, long, page_size)
+
+    async def reading_pages(self, run_id: str, page_size: int = 20_000
+                            ) -> AsyncIterator[StoredReading]:
+        """Every stored reading of a run, oldest first, read a page at a time (the
+        station's largest page is 20 000; a run unknown to the station:
+        :class:`NotFound` at the first page)."""
         offset: int | None = 0
         while offset is not None:
             response = await self._request("GET", f"/api/runs/{run_id}/readings",
@@ -240,6 +264,67 @@ class Station:
         response = await self._request("GET", f"/api/campaigns/{campaign_id}")
         return CampaignRecord.model_validate_json(response.content)
 
+    async def table1_record(self, campaign_id: str) -> Table1Record:
+        """A campaign's Table 1 as its report reads it, live while it runs."""
+        response = await self._request("GET", f"/api/campaigns/{campaign_id}/table1")
+        return Table1Record.model_validate_json(response.content)
+
+    async def table1(self, campaign_id: str) -> pd.DataFrame:
+        """A campaign's Table 1 as a DataFrame shaped like the patent's (a row per
+        sample; see :func:`daq.client.frames.table1_frame`)."""
+        from daq.client import frames
+
+        return frames.table1_frame(await self.table1_record(campaign_id))
+
+    async def peel_test(self, test_id: str) -> PeelTestRecord:
+        """A peel test with its results (the latest last)."""
+        response = await self._request("GET", f"/api/peel-tests/{test_id}")
+        return PeelTestRecord.model_validate_json(response.content)
+
+    async def peel_tests(self, *, sample_id: str | None = None,
+                         specimen_id: str | None = None, limit: int = 100
+                         ) -> list[PeelTestRecord]:
+        """Peel tests, newest first, each with its latest strength (no results list)."""
+        params: dict[str, str | int] = {"limit": limit}
+        if sample_id:
+            params["sample_id"] = sample_id
+        if specimen_id:
+            params["specimen_id"] = specimen_id
+        response = await self._request("GET", "/api/peel-tests", params=params)
+        return [PeelTestRecord.model_validate(t) for t in response.json()]
+
+    async def peel_curve_points(self, test_id: str, max_points: int = ALL_CURVE_POINTS
+                                ) -> PeelCurve:
+        """A peel test's captured curve, thinned evenly to at most ``max_points``."""
+        response = await self._request("GET", f"/api/peel-tests/{test_id}/curve",
+                                       params={"max_points": max_points})
+        return PeelCurve.model_validate_json(response.content)
+
+    async def peel_curve(self, test_id: str, max_points: int = ALL_CURVE_POINTS
+                         ) -> pd.DataFrame:
+        """A peel test's force curve (``travel_mm``, ``force_n``) with the test and its
+        computed peel strength in ``attrs`` (see :func:`daq.client.frames.peel_curve_frame`)."""
+        from daq.client import frames
+
+        test, curve = await asyncio.gather(self.peel_test(test_id),
+                                           self.peel_curve_points(test_id, max_points))
+        return frames.peel_curve_frame(test, curve)
+
+    async def aging_record(self, run_id: str) -> AgingRunRecord:
+        """An aging run's record: hours in, out of tolerance and unmonitored, its
+        excursions and pull-outs."""
+        response = await self._request("GET", f"/api/aging-runs/{run_id}")
+        return AgingRunRecord.model_validate_json(response.content)
+
+    async def aging_run(self, run_id: str) -> AgingRun:
+        """An aging run's record with its excursions and its oven log (the run's stored
+        readings, ``pv`` and ``sp``) as DataFrames."""
+        from daq.client import frames
+
+        record = await self.aging_record(run_id)
+        log = await self.readings(run_id)
+        return AgingRun(record, frames.excursions_frame(record), log)
+
     async def instruments(self) -> list[InstrumentInfo]:
         """The station's instruments (and, read-only, other stations' sharing its database)."""
         response = await self._request("GET", "/api/instruments")
@@ -256,3 +341,40 @@ class Station:
         if not self.token:
             raise NotAuthorized(401, "no token: run `daq login` or set DAQ_TOKEN")
         return LiveStream(self.url, self.token)
+
+
+class RunReadings:
+    """A run's readings as :meth:`Station.readings` gives them: iterate (``async for``)
+    for typed readings, or await for a DataFrame."""
+
+    def __init__(self, station: Station, run_id: str, long: bool, page_size: int) -> None:
+        self._station = station
+        self.run_id = run_id
+        self.long = long
+        self._page_size = page_size
+
+    def __aiter__(self) -> AsyncIterator[StoredReading]:
+        return self._station.reading_pages(self.run_id, self._page_size)
+
+    def __await__(self) -> Generator[Any, None, pd.DataFrame]:
+        return self.frame().__await__()
+
+    async def frame(self) -> pd.DataFrame:
+        """The readings as a DataFrame (wide, or long as the CSV export)."""
+        from daq.client import frames
+
+        items = [r async for r in self]
+        if self.long:
+            return frames.readings_table(items, self.run_id)
+        return frames.readings_frame(items, self.run_id)
+
+
+@dataclass(frozen=True)
+class AgingRun:
+    """An aging run for a notebook: its typed record, its excursions and its oven log."""
+
+    record: AgingRunRecord
+    #: One row per excursion: start, end, hours, peak deviation (°C), peak oven °C.
+    excursions: pd.DataFrame
+    #: The run's stored readings, wide (``pv``, ``sp`` in °C); empty if none were stored.
+    log: pd.DataFrame
