@@ -78,6 +78,7 @@ async def station(db: str, port: int, rate: float, ready: Any, stop: Any) -> Non
     from daq.config import Settings
     from daq.messages import Reading, Value
     from daq.record import RunInfo
+    from daq.station.heap import freeze_startup_heap
     from daq.station.lab import Lab
     from daq.storage.models import ReadingRow
     from tests.api.server import serve
@@ -97,6 +98,7 @@ async def station(db: str, port: int, rate: float, ready: Any, stop: Any) -> Non
             token, _ = await accounts.issue_token(session, "bench")
         await lab.recorder.finish_run(run_id, t0 + CYCLE_MIN * 60, "DONE", None, {})
         async with serve(create_app(lab), port=port):
+            freeze_startup_heap()  # as `daq run` does once the station is up
             ready.put({"run_id": run_id, "token": token, "rows": len(rows)})
 
             async def feed() -> None:

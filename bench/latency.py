@@ -43,6 +43,7 @@ from sqlalchemy import func, select  # noqa: E402
 from bench._stalls import StallMonitor  # noqa: E402
 from daq.config import InstrumentConfig, Settings  # noqa: E402
 from daq.messages import Reading  # noqa: E402
+from daq.station.heap import freeze_startup_heap  # noqa: E402
 from daq.station.lab import Lab  # noqa: E402
 from daq.storage.models import ReadingRow  # noqa: E402
 from drivers.transport.loop import loop_name  # noqa: E402
@@ -215,6 +216,7 @@ async def measure(instruments: int, rate_hz: float, duration_s: float, mqtt: str
             assert sub.stdout is not None
             sub.stdout.readline()
             sub_proc = psutil.Process(sub.pid)
+            freeze_startup_heap()  # as `daq run` does once the station is up
             # From here on every reading goes to both the writer and us, in the same order;
             # rows the writer holds already are committed before ours (FIFO).
             taken = lab.bus.subscribe("bench", (Reading,), maxsize=10_000_000)

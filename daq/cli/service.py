@@ -101,6 +101,7 @@ def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
 
 async def _serve(settings: Settings) -> int:
     from daq.station.background import background_services
+    from daq.station.heap import freeze_startup_heap
     from daq.station.lab import Lab
 
     stop = asyncio.Event()
@@ -112,6 +113,9 @@ async def _serve(settings: Settings) -> int:
             for name in background.peel_watchers:
                 console.print(f"  {name}: peels started at the tester are captured automatically")
             server, sock = await _http_server(lab)
+            # Everything the station keeps for its lifetime exists now: full collections
+            # walking it would stall the event loop for tens of ms (daq.station.heap).
+            freeze_startup_heap()
             serving = (
                 asyncio.create_task(server.serve(sockets=[sock])) if server is not None else None
             )
