@@ -137,6 +137,9 @@ def _announce(lab: Any) -> None:
     console.print(f"[bold]Lamina DAQ[/bold] station {s.station}, time scale {s.time_scale:g}")
     console.print(f"  database  {s.database_url}")
     console.print(f"  MQTT      {broker}, topics under {s.mqtt_prefix}/")
+    if lab.opcua is not None:
+        console.print(f"  OPC UA    {s.opcua_url} (port {lab.opcua.port}), read-only, "
+                      f"station users" + (" or anonymous" if s.opcua_allow_anonymous else ""))
     for name, inst in lab.instruments.items():
         console.print(f"  {name:<9} {inst.resource}  {inst.idn or '(not answering yet)'}")
     for run in lab.interrupted:

@@ -179,6 +179,8 @@ class OpcUaServer:
         for message in messages:
             if isinstance(message, Reading):
                 update.add_reading(message)
+                if self.runs.apply_reading(message):
+                    update.run = self.runs.view
             elif isinstance(message, InstrumentStatus):
                 update.statuses[message.instrument] = message
             elif isinstance(message, Alarm):

@@ -103,10 +103,10 @@ class StationUserManager(UserManager):
 
     def get_user(self, iserver: InternalServer, username: str | None = None,
                  password: str | None = None, certificate: Any = None) -> User | None:
-        if username is None:
-            if certificate is None and self.allow_anonymous:
+        if username is None:  # anonymous: the server offers no certificate tokens
+            if self.allow_anonymous:
                 return User(role=UserRole.User, name="anonymous")
-            return None  # anonymous (or a certificate we do not map to users): refused
+            return None
         future = asyncio.run_coroutine_threadsafe(
             self.users.authenticate(username, password or ""), self.station_loop)
         try:
