@@ -68,7 +68,7 @@ def run(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("alembic", "amqtt", "transitions", "uvicorn.access"):
+    for noisy in ("alembic", "amqtt", "asyncua", "transitions", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = _settings(config, time_scale=time_scale, http_port=port, http_host=host)
     try:

@@ -71,28 +71,45 @@ class OpcUaServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop: asyncio.Event | None = None
+        #: Set by stop(): the thread stops as soon as it can, even while still starting.
+        self._quit = threading.Event()
+        self._ready: concurrent.futures.Future[int] | None = None
         self._space: StationSpace | None = None
         self._sub: Subscription[Message] | None = None
         self._pump_task: asyncio.Task[None] | None = None
 
     # -- life cycle ---------------------------------------------------------------
     async def start(self) -> None:
-        """Start the server thread, wait until it listens, then follow the bus."""
+        """Start the server and follow the bus: :meth:`begin`, then :meth:`ready`."""
+        self.begin()
+        await self.ready()
+
+    def begin(self) -> None:
+        """Follow the bus from now on (what comes meanwhile waits in the subscription)
+        and start the server thread; returns at once. asyncua takes a few seconds to
+        build its standard address space: the station goes on starting meanwhile."""
         station_loop = asyncio.get_running_loop()
-        ready: concurrent.futures.Future[int] = concurrent.futures.Future()
-        manager = StationUserManager(self.users, station_loop,
-                                     allow_anonymous=self.allow_anonymous)
-        self._thread = threading.Thread(target=self._serve, args=(manager, ready),
-                                        name="opcua-server", daemon=True)
-        self._thread.start()
-        try:
-            self.port = await asyncio.wait_for(asyncio.wrap_future(ready), START_TIMEOUT_S)
-        except Exception as exc:
-            await self._join()
-            raise OpcUaError(f"OPC UA server not started at {self.url}: {exc}") from exc
         self._sub = self.bus.subscribe("opcua", (Reading, InstrumentStatus, Alarm, RunEvent),
                                        maxsize=10_000)
-        self._pump_task = station_loop.create_task(self._pump(), name="opcua-pump")
+        self._ready = concurrent.futures.Future()
+        manager = StationUserManager(self.users, station_loop,
+                                     allow_anonymous=self.allow_anonymous)
+        self._thread = threading.Thread(target=self._serve, args=(manager, self._ready),
+                                        name="opcua-server", daemon=True)
+        self._thread.start()
+
+    async def ready(self) -> None:
+        """Wait until the server listens, then write what the bus brought meanwhile and
+        what it brings next; :class:`OpcUaError` if it could not start."""
+        assert self._ready is not None, "begin() first"
+        try:
+            self.port = await asyncio.wait_for(asyncio.wrap_future(self._ready),
+                                               START_TIMEOUT_S)
+        except Exception as exc:
+            await self.stop()
+            raise OpcUaError(f"OPC UA server not started at {self.url}: {exc}") from exc
+        self._pump_task = asyncio.get_running_loop().create_task(self._pump(),
+                                                                 name="opcua-pump")
         log.info("OPC UA server at %s (port %d)", self.url, self.port)
 
     async def stop(self) -> None:
@@ -106,6 +123,7 @@ class OpcUaServer:
         await self._join()
 
     async def _join(self) -> None:
+        self._quit.set()
         loop, stop, thread = self._loop, self._stop, self._thread
         if loop is not None and stop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # its loop ended already
@@ -152,7 +170,8 @@ class OpcUaServer:
             port = _listening_port(server)
             if not ready.done():
                 ready.set_result(port)
-            await self._stop.wait()
+            if not self._quit.is_set():  # else stop() came while it was starting
+                await self._stop.wait()
         finally:
             await server.stop()
 

@@ -197,8 +197,8 @@ class Lab:
         )
         await self.publisher.start()
         self._on_exit("MQTT publisher", self.publisher.stop)
-        if s.opcua_url:  # off by default; started before the instruments, so no value is missed
-            await self._start_opcua(s.opcua_url, planned_instruments)
+        if s.opcua_url:  # off by default; follows the bus before the instruments connect
+            self._begin_opcua(s.opcua_url, planned_instruments)
         # On the way out, before the publisher stops: the last records into the database
         # (and so into the outbox the publisher drains).
         self._on_exit("journal settling", functools.partial(self.journal.settled, 5.0))
@@ -219,9 +219,12 @@ class Lab:
         self._on_exit("runs", self._stop_procedures, timeout_s=SHUTDOWN_RUNS_S + 5.0)
         # Last, so first on the way out: the queue starts nothing more.
         self._stack.callback(self.run_queue.hold)
+        if self.opcua is not None:  # begun before the instruments; listening from here on
+            await self.opcua.ready()
         self._monitor = asyncio.get_running_loop().create_task(self._watch(), name="lab-monitor")
 
-    async def _start_opcua(self, url: str, planned: list[PlannedInstrument]) -> None:
+    def _begin_opcua(self, url: str, planned: list[PlannedInstrument]) -> None:
+        """Start the OPC UA server's thread (it listens by the end of the start-up)."""
         from daq.opcua.server import OpcUaServer
         from daq.opcua.users import StationUsers
 
@@ -229,7 +232,7 @@ class Lab:
             url, bus=self.bus, station=self.settings.station,
             instruments={p.name: p.driver for p in planned}, users=StationUsers(self.sessions),
             allow_anonymous=self.settings.opcua_allow_anonymous)
-        await self.opcua.start()
+        self.opcua.begin()
         self._on_exit("OPC UA server", self.opcua.stop)
 
     async def _start_simulators(self) -> dict[str, str]:

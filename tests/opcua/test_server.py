@@ -16,6 +16,7 @@ from daq.api import accounts
 from daq.bus import Subscription
 from daq.messages import Message, Reading
 from daq.opcua import users as users_module
+from daq.opcua.server import OpcUaError
 from daq.station.lab import Lab
 from tests.api.conftest import station_settings
 from tests.opcua.conftest import NAMESPACE, OpcStation, eventually, node_of, opc_station
@@ -246,3 +247,16 @@ async def test_the_client_of_the_readme_reads_a_value(station: OpcStation) -> No
     async with client:
         assert await (await node_of(client, "press1.Status")).read_value() in (
             "online", "connecting")
+
+
+async def test_a_taken_port_stops_the_start_naming_the_endpoint(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        url = f"opc.tcp://127.0.0.1:{taken.getsockname()[1]}"
+        with pytest.raises(OpcUaError, match=f"OPC UA server not started at {url}"):
+            async with Lab(station_settings(tmp_path, opcua_url=url)):
+                pass
+    assert not any(t.name == "opcua-server" for t in threading.enumerate())
