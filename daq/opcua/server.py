@@ -17,7 +17,7 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlparse
 
 from asyncua import ua
@@ -98,10 +98,14 @@ class OpcUaServer:
                                         name="opcua-server", daemon=True)
         self._thread.start()
 
-    async def ready(self) -> None:
+    async def ready(self, unpolled: Iterable[InstrumentStatus] = ()) -> None:
         """Wait until the server listens, then write what the bus brought meanwhile and
-        what it brings next; :class:`OpcUaError` if it could not start."""
-        assert self._ready is not None, "begin() first"
+        what it brings next; :class:`OpcUaError` if it could not start. ``unpolled``:
+        the status of each instrument no poller reports on (a peel tester streams only
+        while it peels), as the station found it when it connected."""
+        assert self._ready is not None and self._sub is not None, "begin() first"
+        for status in unpolled:
+            self._sub.offer(status)
         try:
             self.port = await asyncio.wait_for(asyncio.wrap_future(self._ready),
                                                START_TIMEOUT_S)

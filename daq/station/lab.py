@@ -220,7 +220,9 @@ class Lab:
         # Last, so first on the way out: the queue starts nothing more.
         self._stack.callback(self.run_queue.hold)
         if self.opcua is not None:  # begun before the instruments; listening from here on
-            await self.opcua.ready()
+            await self.opcua.ready(unpolled=[
+                InstrumentStatus(i.name, self.clock.now(), "online" if i.idn else "offline")
+                for i in self.instruments.values() if i.poller is None])
         self._monitor = asyncio.get_running_loop().create_task(self._watch(), name="lab-monitor")
 
     def _begin_opcua(self, url: str, planned: list[PlannedInstrument]) -> None:

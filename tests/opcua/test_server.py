@@ -51,6 +51,8 @@ async def test_a_viewer_browses_the_station_and_finds_the_platen_temperatures_in
         status = await press.get_child(f"{ns}:Status")
         assert await status.read_value() == "online"
         assert await (await press.get_child(f"{ns}:Driver")).read_value() == "lamination_press"
+        # The peel tester is not polled (it streams while it peels): online as connected.
+        assert await (await node_of(client, "peel1.Status")).read_value() == "online"
 
 
 async def _has_child(node: object, name: str) -> bool:
