@@ -18,6 +18,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from urllib.parse import urlparse
 
 from asyncua import ua
@@ -56,8 +57,18 @@ class OpcUaServer:
     """Serves the station's live values over OPC UA at ``url``, read-only."""
 
     def __init__(self, url: str, *, bus: Bus, station: str, instruments: Mapping[str, str],
-                 users: StationUsers, allow_anonymous: bool = False) -> None:
+                 users: StationUsers, allow_anonymous: bool = False,
+                 certificate: Path | None = None, private_key: Path | None = None) -> None:
         check_url(url)
+        if (certificate is None) != (private_key is None):
+            raise OpcUaError("an OPC UA certificate needs its private key and a key its "
+                             "certificate: set both DAQ_OPCUA_CERTIFICATE and "
+                             "DAQ_OPCUA_PRIVATE_KEY, or neither")
+        for path in (certificate, private_key):
+            if path is not None and not path.is_file():
+                raise OpcUaError(f"OPC UA: no such file {path}")
+        self.certificate = certificate
+        self.private_key = private_key
         self.url = url
         self.bus = bus
         self.station = station
@@ -160,7 +171,14 @@ class OpcUaServer:
         server.set_endpoint(self.url)
         server.set_server_name(f"Lamina DAQ station {self.station}")
         await server.set_application_uri(f"urn:lamina-daq:{self.station}")
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        policies = [ua.SecurityPolicyType.NoSecurity]
+        if self.certificate is not None and self.private_key is not None:
+            # With a certificate, passwords are encrypted with it on every endpoint (the
+            # None endpoint's user token names this policy), and channels may be too.
+            await server.load_certificate(self.certificate)
+            await server.load_private_key(self.private_key)
+            policies.append(ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt)
+        server.set_security_policy(policies)
         tokens: list[type] = [ua.UserNameIdentityToken]
         if self.allow_anonymous:
             tokens.append(ua.AnonymousIdentityToken)

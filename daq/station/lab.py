@@ -233,7 +233,9 @@ class Lab:
         self.opcua = OpcUaServer(
             url, bus=self.bus, station=self.settings.station,
             instruments={p.name: p.driver for p in planned}, users=StationUsers(self.sessions),
-            allow_anonymous=self.settings.opcua_allow_anonymous)
+            allow_anonymous=self.settings.opcua_allow_anonymous,
+            certificate=self.settings.opcua_certificate,
+            private_key=self.settings.opcua_private_key)
         self.opcua.begin()
         self._on_exit("OPC UA server", self.opcua.stop)
 
