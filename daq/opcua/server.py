@@ -155,7 +155,7 @@ class OpcUaServer:
         self._loop = loop
         try:
             loop.run_until_complete(self._main(manager, ready))
-        except BaseException as exc:  # reported to start(); the thread just ends
+        except BaseException as exc:  # reported to ready(); the thread just ends
             if not ready.done():
                 ready.set_exception(exc)
             else:
