@@ -103,6 +103,18 @@ class Settings(BaseSettings):
         description="campaign files (*.toml) the dashboard offers to start (relative to "
         "where the station runs)")
     instruments: dict[str, InstrumentConfig] = Field(default_factory=dict)
+    opcua_url: str | None = Field(
+        default=None, description="serve the station read-only over OPC UA at this "
+        "endpoint, e.g. opc.tcp://0.0.0.0:4840 (off when unset; docs/opcua.md)")
+    opcua_certificate: Path | None = Field(
+        default=None, description="the OPC UA server's certificate (DER or PEM); with "
+        "opcua_private_key it also offers Basic256Sha256 SignAndEncrypt and encrypts "
+        "passwords on every endpoint")
+    opcua_private_key: Path | None = Field(
+        default=None, description="the private key (PEM) of opcua_certificate")
+    opcua_allow_anonymous: bool = Field(
+        default=False, description="let OPC UA clients in without a user name (read-only "
+        "still); by default only the station's users (viewer and up) may connect")
     claim_heartbeat_s: float = Field(
         default=5.0, gt=0, description="wall seconds between heartbeats of instrument claims")
     claim_stale_s: float = Field(

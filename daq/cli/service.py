@@ -68,7 +68,7 @@ def run(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("alembic", "amqtt", "transitions", "uvicorn.access"):
+    for noisy in ("alembic", "amqtt", "asyncua", "transitions", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = _settings(config, time_scale=time_scale, http_port=port, http_host=host)
     try:
@@ -141,6 +141,9 @@ def _announce(lab: Any) -> None:
     console.print(f"[bold]Lamina DAQ[/bold] station {s.station}, time scale {s.time_scale:g}")
     console.print(f"  database  {s.database_url}")
     console.print(f"  MQTT      {broker}, topics under {s.mqtt_prefix}/")
+    if lab.opcua is not None:
+        console.print(f"  OPC UA    {s.opcua_url} (port {lab.opcua.port}), read-only, "
+                      f"station users" + (" or anonymous" if s.opcua_allow_anonymous else ""))
     for name, inst in lab.instruments.items():
         console.print(f"  {name:<9} {inst.resource}  {inst.idn or '(not answering yet)'}")
     for run in lab.interrupted:

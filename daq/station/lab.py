@@ -61,6 +61,7 @@ from daq.storage.recorder import DbRecorder
 from daq.storage.recovery import InterruptedRun, recover_interrupted
 
 if TYPE_CHECKING:
+    from daq.opcua.server import OpcUaServer
     from simulators.clock import Clock
     from simulators.registry import RunningSimulators
 
@@ -113,6 +114,8 @@ class Lab:
         self.writer: ReadingWriter
         self.publisher: MqttPublisher
         self.broker: EmbeddedBroker | None = None
+        #: The OPC UA server (``DAQ_OPCUA_URL`` set), else ``None``.
+        self.opcua: OpcUaServer | None = None
         #: The in-process simulators (a simulated station only) and their clock.
         self.simulators: RunningSimulators | None = None
         self.simulator_clock: Clock | None = None
@@ -194,6 +197,8 @@ class Lab:
         )
         await self.publisher.start()
         self._on_exit("MQTT publisher", self.publisher.stop)
+        if s.opcua_url:  # off by default; follows the bus before the instruments connect
+            self._begin_opcua(s.opcua_url, planned_instruments)
         # On the way out, before the publisher stops: the last records into the database
         # (and so into the outbox the publisher drains).
         self._on_exit("journal settling", functools.partial(self.journal.settled, 5.0))
@@ -214,7 +219,25 @@ class Lab:
         self._on_exit("runs", self._stop_procedures, timeout_s=SHUTDOWN_RUNS_S + 5.0)
         # Last, so first on the way out: the queue starts nothing more.
         self._stack.callback(self.run_queue.hold)
+        if self.opcua is not None:  # begun before the instruments; listening from here on
+            await self.opcua.ready(unpolled=[
+                InstrumentStatus(i.name, self.clock.now(), "online" if i.idn else "offline")
+                for i in self.instruments.values() if i.poller is None])
         self._monitor = asyncio.get_running_loop().create_task(self._watch(), name="lab-monitor")
+
+    def _begin_opcua(self, url: str, planned: list[PlannedInstrument]) -> None:
+        """Start the OPC UA server's thread (it listens by the end of the start-up)."""
+        from daq.opcua.server import OpcUaServer
+        from daq.opcua.users import StationUsers
+
+        self.opcua = OpcUaServer(
+            url, bus=self.bus, station=self.settings.station,
+            instruments={p.name: p.driver for p in planned}, users=StationUsers(self.sessions),
+            allow_anonymous=self.settings.opcua_allow_anonymous,
+            certificate=self.settings.opcua_certificate,
+            private_key=self.settings.opcua_private_key)
+        self.opcua.begin()
+        self._on_exit("OPC UA server", self.opcua.stop)
 
     async def _start_simulators(self) -> dict[str, str]:
         from simulators.clock import Clock
