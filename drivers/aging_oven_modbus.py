@@ -196,14 +196,15 @@ class AgingOvenModbus(Oven):
                 await self._drop_client()
                 raise InstrumentConnectionError(f"link lost during {what}: {exc}",
                                                 resource=self.resource) from None
-            except ModbusIOException as exc:
+            except ModbusIOException:
                 garbled = bytes(self._received)
+                lost = not client.connected
                 await self._drop_client()  # a late reply must not answer the next request
                 if garbled:
                     raise ProtocolError(self._why_garbled(garbled, what),
                                         reply=garbled.hex(" "), resource=self.resource
                                         ) from None
-                if not self.is_connected and "connect" in str(exc).lower():
+                if lost:
                     raise InstrumentConnectionError(f"link lost during {what}",
                                                     resource=self.resource) from None
                 raise InstrumentTimeout(f"no reply to {what} in {self.timeout:g} s",

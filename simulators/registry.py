@@ -4,7 +4,8 @@ when no instruments are configured).
 
 Adding a simulator is one line in :data:`SIMULATORS`: its name, the ``module:Class`` that
 builds it (imported only when that simulator is started, so one unfinished module never
-breaks the others), the link kind (``tcp`` or ``pty``) and its default TCP port.
+breaks the others), the link kind (``tcp`` or ``pty``; ``modbus-rtu`` / ``modbus-tcp`` for
+the oven behind a Modbus controller) and its default TCP port.
 """
 
 from __future__ import annotations

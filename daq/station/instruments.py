@@ -47,7 +47,7 @@ def _load(target: str) -> Any:
 class DriverSpec:
     """How the service builds, polls and simulates one kind of instrument."""
 
-    driver: str  # "module:Class"; Class(resource, timeout_s) is an async driver
+    driver: str  # "module:Class"; Class(resource, timeout_s, **options) is an async driver
     poll: str | None  # "module:function" taking the driver → channels; None = no polling
     simulator: str | None  # name in simulators.registry.SIMULATORS
     default_name: str  # the instrument's name in the simulated station
