@@ -12,10 +12,82 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DriverName = Literal["lamination_press", "peel_tester", "aging_oven", "uv_laser"]
+from drivers.modbus_map import HoldingRegisters, InputRegisters, ModbusOvenMap, StatusBits
+
+DriverName = Literal["lamination_press", "peel_tester", "aging_oven", "uv_laser",
+                     "aging_oven_modbus"]
+
+class ModbusInputRegisters(BaseModel):
+    """Input registers (function 04) of a Modbus oven controller, zero-based addresses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pv: int = Field(default=0, ge=0, le=0xFFFF, description="process value")
+    output: int | None = Field(default=1, ge=0, le=0xFFFF, description="output %, x10")
+    status: int = Field(default=2, ge=0, le=0xFFFF, description="status/alarm bits")
+    model: int | None = Field(default=3, ge=0, le=0xFFFF, description="model code")
+    firmware: int | None = Field(default=4, ge=0, le=0xFFFF, description="firmware x100")
+
+
+class ModbusHoldingRegisters(BaseModel):
+    """Holding registers (functions 03/06) of a Modbus oven controller."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    setpoint: int = Field(default=0, ge=0, le=0xFFFF, description="setpoint (SV)")
+    run: int = Field(default=1, ge=0, le=0xFFFF, description="run/stop: 1 run, 0 stop")
+    decimal_point: int | None = Field(
+        default=2, ge=0, le=0xFFFF,
+        description="decimal places register (none: give decimal_places)")
+
+
+class ModbusStatusBits(BaseModel):
+    """Bit numbers in the status register."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run: int | None = Field(default=0, ge=0, le=15)
+    overtemp: int = Field(default=1, ge=0, le=15)
+    sensor: int = Field(default=2, ge=0, le=15)
+    door: int | None = Field(default=3, ge=0, le=15)
+
+
+class ModbusOvenConfig(BaseModel):
+    """The register map of a Modbus PID oven controller (``[instruments.X.modbus]``);
+    the defaults are those of the simulator (``daq simulate oven-modbus``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slave_id: int = Field(default=1, ge=1, le=247, description="Modbus slave (unit) id")
+    decimal_places: int | None = Field(
+        default=None, ge=0, le=3,
+        description="scaling of temperatures (none: read the decimal-point register)")
+    sensor_open_raw: int | None = Field(
+        default=-32768, ge=-32768, le=32767,
+        description="the raw PV the controller shows for an open thermocouple")
+    setpoint_min_c: float = 0.0
+    setpoint_max_c: float = 300.0
+    input_registers: ModbusInputRegisters = Field(default_factory=ModbusInputRegisters)
+    holding_registers: ModbusHoldingRegisters = Field(default_factory=ModbusHoldingRegisters)
+    status_bits: ModbusStatusBits = Field(default_factory=ModbusStatusBits)
+
+    @model_validator(mode="after")
+    def _map_holds(self) -> ModbusOvenConfig:
+        self.register_map()  # overlapping registers, bits, scaling: ValueError in words
+        return self
+
+    def register_map(self) -> ModbusOvenMap:
+        """The driver's register map."""
+        return ModbusOvenMap(
+            slave_id=self.slave_id, decimal_places=self.decimal_places,
+            inputs=InputRegisters(**self.input_registers.model_dump()),
+            holdings=HoldingRegisters(**self.holding_registers.model_dump()),
+            bits=StatusBits(**self.status_bits.model_dump()),
+            sensor_open_raw=self.sensor_open_raw, setpoint_min_c=self.setpoint_min_c,
+            setpoint_max_c=self.setpoint_max_c)
 
 
 class InstrumentConfig(BaseModel):
@@ -44,6 +116,25 @@ class InstrumentConfig(BaseModel):
         description="the simulator's side door, TCPIP::host::port::SOCKET, as `daq "
         "simulate` prints it (implies simulated)",
     )
+
+    modbus: ModbusOvenConfig | None = Field(
+        default=None,
+        description="register map of an aging_oven_modbus controller (default: the "
+        "simulator's); resource is a serial port or tcp://host:port")
+
+    @model_validator(mode="after")
+    def _modbus_only_for_modbus(self) -> InstrumentConfig:
+        if self.modbus is not None and self.driver != "aging_oven_modbus":
+            raise ValueError(f"a [modbus] table belongs to driver aging_oven_modbus, "
+                             f"not {self.driver}")
+        return self
+
+    def driver_options(self) -> dict[str, object]:
+        """Keyword arguments of the driver beyond resource and timeout."""
+        if self.driver == "aging_oven_modbus":
+            return {"baudrate": self.baudrate,
+                    "register_map": (self.modbus or ModbusOvenConfig()).register_map()}
+        return {}
 
     def address(self) -> str:
         """The VISA resource string of this instrument (a plain port becomes ASRL…::INSTR)."""

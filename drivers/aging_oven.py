@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from drivers.errors import InstrumentCommandError, ProtocolError
 from drivers.link import InstrumentLink
+from drivers.oven import Oven
 from drivers.transport import make_transport
 from drivers.transport.base import Transport
 
@@ -59,7 +60,7 @@ class OvenLogPage:
         return not self.rejected and len(self.rows) == self.declared
 
 
-class AgingOven(InstrumentLink):
+class AgingOven(InstrumentLink, Oven):
     """An aging oven with a controller, a door switch, alarms and a data logger."""
 
     def __init__(
@@ -183,6 +184,10 @@ class AgingOven(InstrumentLink):
             if not page.more or not page.rows:
                 break
         return found
+
+    def history(self) -> AgingOven:
+        """This oven keeps a log of its own (:meth:`log_page`): the oven itself."""
+        return self
 
     # -- parsing ---------------------------------------------------------------------------
     def _parse_end(self, line: str) -> tuple[int, bool]:

@@ -200,6 +200,14 @@ class OvenSim(SimInstrument):
             del self.log[:cut]
             del self._log_max[:cut]
 
+    def reading(self, ts: float) -> LogRow:
+        """What the controller shows at ``ts`` (after :meth:`update`), unrounded: the
+        face other front ends (the Modbus controller of ``simulators.oven_modbus``) read."""
+        sensor_ok = not self._active(self.sensor_until, ts)
+        return LogRow(ts=ts, pv_c=self._measured(ts) if sensor_ok else None,
+                      sp_c=self.setpoint_c, door_open=self._active(self.door_until, ts),
+                      alarms=self._alarms(ts))
+
     # -- faults ---------------------------------------------------------------------------
     def _until(self, arg: str | None, default_h: float | None) -> float:
         # Anchored to the model's time (just brought up to date), so a fault lasts

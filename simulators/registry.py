@@ -4,7 +4,8 @@ when no instruments are configured).
 
 Adding a simulator is one line in :data:`SIMULATORS`: its name, the ``module:Class`` that
 builds it (imported only when that simulator is started, so one unfinished module never
-breaks the others), the link kind (``tcp`` or ``pty``) and its default TCP port.
+breaks the others), the link kind (``tcp`` or ``pty``; ``modbus-rtu`` / ``modbus-tcp`` for
+the oven behind a Modbus controller) and its default TCP port.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from simulators.clock import Clock
 from simulators.door import SimulationDoor
 from simulators.framework import SimInstrument
 from simulators.servers import PtyServer, TcpServer
+
+if TYPE_CHECKING:  # imported when started (pymodbus is needed only by the Modbus oven)
+    from simulators.oven_modbus import ModbusRtuServer, ModbusTcpSimServer
 
 
 @dataclass(frozen=True)
@@ -28,8 +32,11 @@ class SimulatorSpec:
     """How to build one simulator and serve it."""
 
     target: str  # "module:Class", a SimInstrument subclass taking (clock)
-    link: Literal["tcp", "pty"]
+    #: ``modbus-rtu`` / ``modbus-tcp``: served as a Modbus controller (simulators.oven_modbus).
+    link: Literal["tcp", "pty", "modbus-rtu", "modbus-tcp"]
     default_port: int = 0  # TCP only; 0 = any free port
+    #: Started by ``all`` (the Modbus ovens are started by name only).
+    in_all: bool = True
 
     def build(self, clock: Clock) -> SimInstrument:
         """A new instrument on ``clock``."""
@@ -46,6 +53,10 @@ SIMULATORS: dict[str, SimulatorSpec] = {
     "peel": SimulatorSpec("simulators.peel:PeelTester", "pty"),
     "oven": SimulatorSpec("simulators.oven:OvenSim", "pty"),
     "laser": SimulatorSpec("simulators.laser:UvLaserSim", "tcp", 5026),
+    # The same oven model behind a Modbus PID controller: RTU on a pty, or Modbus TCP.
+    "oven-modbus": SimulatorSpec("simulators.oven:OvenSim", "modbus-rtu", in_all=False),
+    "oven-modbus-tcp": SimulatorSpec("simulators.oven:OvenSim", "modbus-tcp", 5020,
+                                     in_all=False),
 }
 
 
@@ -59,7 +70,7 @@ def expand(requested: Iterable[str]) -> list[str]:
     chosen: list[str] = []
     for name in requested:
         key = name.strip().lower()
-        group = names() if key == "all" else [key]
+        group = [n for n in names() if SIMULATORS[n].in_all] if key == "all" else [key]
         for item in group:
             if item not in SIMULATORS:
                 raise KeyError(f"unknown simulator {name!r}; known: {', '.join(names())}, all")
@@ -68,7 +79,7 @@ def expand(requested: Iterable[str]) -> list[str]:
     return chosen
 
 
-Server = TcpServer | PtyServer
+Server: TypeAlias = "TcpServer | PtyServer | ModbusRtuServer | ModbusTcpSimServer"
 
 
 class RunningSimulators(dict[str, str]):
@@ -132,6 +143,10 @@ async def start_simulators(
             link: str | Path | None = None
             if spec.link == "tcp":
                 server = TcpServer(instrument, host, ports.get(name, 0))
+            elif spec.link.startswith("modbus"):
+                server = _modbus_server(spec, instrument, host, ports.get(name, 0),
+                                        links.get(name))
+                link = links.get(name) if spec.link == "modbus-rtu" else None
             else:
                 link = links.get(name)
                 server = PtyServer(instrument, link)
@@ -145,6 +160,18 @@ async def start_simulators(
         await running.stop()
         raise
     return running
+
+
+def _modbus_server(spec: SimulatorSpec, instrument: SimInstrument, host: str, port: int,
+                   link: str | Path | None) -> ModbusRtuServer | ModbusTcpSimServer:
+    from simulators.oven import OvenSim
+    from simulators.oven_modbus import ModbusRtuServer, ModbusTcpSimServer
+
+    if not isinstance(instrument, OvenSim):
+        raise TypeError(f"{spec.target} is not an oven: only ovens speak Modbus here")
+    if spec.link == "modbus-rtu":
+        return ModbusRtuServer(instrument, link)
+    return ModbusTcpSimServer(instrument, host, port)
 
 
 async def serve_until_stopped(running: RunningSimulators, stop: asyncio.Event) -> None:
@@ -209,7 +236,7 @@ async def serve(
     ports = parse_ports(port_args, chosen)
     links: dict[str, str | Path | None] = {}
     for name in chosen:
-        if SIMULATORS[name].link == "pty":
+        if SIMULATORS[name].link in ("pty", "modbus-rtu"):
             links[name] = (link_dir / f"lamina-sim-{name}") if link_dir else default_link(name)
     clock = Clock(time_scale, time_origin)
     running = await start_simulators(chosen, clock, host, ports, links)

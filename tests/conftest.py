@@ -192,6 +192,7 @@ LONGEST_FIRST = (
     "tests/campaign/test_resume.py",
     "tests/cli/test_readme.py",
     "tests/safety/test_database_outage.py",
+    "tests/aging/test_modbus_restart.py",
     "tests/browser/test_work.py",
     "tests/peel/test_cli.py",
     "tests/browser/test_views.py",

@@ -147,9 +147,13 @@ class Accountant:
         pending = [p for p in self.plan.pullouts_h if p not in self.pullouts_announced]
         return min(pending) if pending else None
 
-    def feed(self, rows: list[tuple[float, float | None]]) -> Outcome:
-        """Account ``(ts, pv_c)`` rows in the order the oven gave them."""
+    def feed(self, rows: list[tuple[float, float | None]], max_gap_s: float | None = None
+             ) -> Outcome:
+        """Account ``(ts, pv_c)`` rows in the order the oven gave them. ``max_gap_s``
+        replaces the plan's for these rows (live samples of an oven without a log are
+        further apart than its log's rows would be)."""
         out = Outcome()
+        gap_s = self.plan.max_gap_s if max_gap_s is None else max_gap_s
         for ts, pv_c in rows:
             if self.completed:
                 break
@@ -159,7 +163,7 @@ class Accountant:
                     self.rows_out_of_order += 1
                 continue  # before the run, or already accounted, or out of order
             out.rows_used += 1
-            self._account(ts, pv_c, out)
+            self._account(ts, pv_c, out, gap_s)
         self._check_pullouts(out)
         return out
 
@@ -169,10 +173,11 @@ class Accountant:
             self.unmonitored_s += ts - self.accounted_until_ts
             self.accounted_until_ts = ts
 
-    def _account(self, ts: float, pv_c: float | None, out: Outcome) -> None:
+    def _account(self, ts: float, pv_c: float | None, out: Outcome, max_gap_s: float
+                 ) -> None:
         start = self.accounted_until_ts
         dt = ts - start
-        if pv_c is None or dt > self.plan.max_gap_s:
+        if pv_c is None or dt > max_gap_s:
             self.unmonitored_s += dt
             self.accounted_until_ts = ts
             self.last_pv_c = pv_c

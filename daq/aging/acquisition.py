@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 
 from daq.messages import Value
-from drivers.aging_oven import AgingOven, OvenSensorFault
+from drivers.aging_oven import OvenSensorFault
+from drivers.oven import Oven
 
 
-async def poll_oven(oven: AgingOven) -> dict[str, Value]:
+async def poll_oven(oven: Oven) -> dict[str, Value]:
     """Chamber temperature (absent while the sensor is faulty), setpoint and door."""
     values = {
         "setpoint": Value(await oven.setpoint_c(), "degC"),

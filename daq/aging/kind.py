@@ -16,12 +16,12 @@ from daq.aging.accounting import Accountant
 from daq.aging.params import AgingRunParams
 from daq.aging.procedure import AgingRunner
 from daq.aging.store import AgingError
-from daq.station.errors import Refused
+from daq.station.errors import NoSuchInstrument, Refused
 from daq.station.interface import Station
-from daq.station.lookup import driver_as, instrument_for
+from daq.station.lookup import instrument_for
 from daq.station.outcome import Outcome
 from daq.station.procedures import Procedure, ProcedureKind
-from drivers.aging_oven import AgingOven
+from drivers.oven import Oven
 
 KIND = "aging_run"
 DRIVER = "aging_oven"
@@ -105,7 +105,10 @@ async def build(station: Station, params: AgingRunParams, operator: str | None,
                 parent: str | None) -> Procedure:
     """Check the specimens, set the oven, record the run and start accounting."""
     instrument = instrument_for(station, DRIVER, params.oven)
-    oven = driver_as(instrument, AgingOven)
+    oven = instrument.driver
+    if not isinstance(oven, Oven):
+        raise NoSuchInstrument(f"{instrument.name} is driven by {type(oven).__name__}, "
+                               "not an oven driver")
     runner = AgingRunner(ovens={instrument.name: oven}, clock=station.clock,
                          recorder=station.recorder, sessions=station.sessions,
                          bus=station.bus)

@@ -8,6 +8,13 @@ to the :class:`~daq.aging.accounting.Accountant` and checkpoints. A run that was
 back-filled from the oven's record; only what the oven did not record counts as
 unmonitored.
 
+An oven whose controller keeps no log (a Modbus PID controller: ``oven.history()`` is
+None) is sampled live instead, every cycle, each sample standing for the interval since
+the one before. What the station did not see — the time it was down before a resume, an
+outage of the link, or samples further apart than ``LIVE_GAP_REAL_S`` of real time —
+counts as unmonitored, and the run's record says so in an ``unmonitored_gap`` note
+("oven keeps no log: 400.0–450.0 h unmonitored (…)").
+
 Cancelling the task (service shutdown) checkpoints and leaves the run RUNNING, to be
 resumed by :func:`resume_aging_runs`; :meth:`AgingRunner.abort` ends it ABORTED.
 Alarms and events go through the :class:`~daq.record.Recorder` *before* the checkpoint
@@ -41,8 +48,9 @@ from daq.clock import SimClock, iso
 from daq.messages import Alarm, Reading, RunEvent, Value
 from daq.record import Recorder, RunInfo, new_run_id
 from daq.storage.errors import StorageError
-from drivers.aging_oven import AgingOven, OvenLogPage, OvenLogRow
+from drivers.aging_oven import OvenLogPage, OvenLogRow, OvenSensorFault
 from drivers.errors import InstrumentError
+from drivers.oven import Oven, OvenLog
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +61,11 @@ PAGES_PER_CYCLE = 20
 PAGE_ATTEMPTS = 3
 #: A cycle never waits less than this in real seconds (at huge time scales).
 MIN_REAL_WAIT_S = 0.02
+#: An oven without a log is sampled at least this often (a fraction of the plan's gap).
+LIVE_SAMPLES_PER_GAP = 3
+#: Live samples further apart than this in real seconds mean the station was not
+#: watching (at huge time scales the plan's max_gap_s is shorter than one cycle).
+LIVE_GAP_REAL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,7 @@ class Cadence:
 class AgingRun:
     """One aging run bound to its oven; :meth:`run` drives it to the end."""
 
-    def __init__(self, run_id: str, oven_name: str, oven: AgingOven, acc: Accountant,
+    def __init__(self, run_id: str, oven_name: str, oven: Oven, acc: Accountant,
                  clock: SimClock, recorder: Recorder, sessions: Sessions, bus: Bus | None,
                  cadence: Cadence | None = None) -> None:
         self.run_id = run_id
@@ -89,6 +102,18 @@ class AgingRun:
         self.setpoint_checked = True
         self._oven_alarms: set[str] = set()
         self.errors_seen = 0
+        #: Why the interval up to the next live sample was not watched (no-log ovens).
+        self._unwatched: str | None = None
+
+    def note_away(self, why: str) -> None:
+        """The station was not watching since the last accounted time (a resume): for an
+        oven without a log, that interval is unmonitored."""
+        self._unwatched = why
+
+    def _poll_s(self) -> float:
+        if self.oven.history() is None:
+            return min(self.cadence.poll_s, self.acc.plan.max_gap_s / LIVE_SAMPLES_PER_GAP)
+        return self.cadence.poll_s
 
     # -- the loop --------------------------------------------------------------------------
     async def run(self) -> Accountant:
@@ -106,7 +131,7 @@ class AgingRun:
                     log.warning("aging run %s: cannot record (%s); retrying", self.run_id, exc)
                 if self.finished:
                     break
-                wait_real = max(self.clock.to_real(self.cadence.poll_s), MIN_REAL_WAIT_S)
+                wait_real = max(self.clock.to_real(self._poll_s()), MIN_REAL_WAIT_S)
                 await asyncio.sleep(wait_real)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
@@ -117,12 +142,17 @@ class AgingRun:
     async def cycle(self) -> None:
         """Fetch what the oven logged since the last accounted time and account it."""
         try:
-            if not self.oven.transport.is_open:
+            if not self.oven.is_connected:
                 await self.oven.open()
             if not self.setpoint_checked:
                 await self._check_setpoint()
+            history = self.oven.history()
+            if history is None:
+                await self._sample()
+                await self._link_ok()
+                return
             for _ in range(PAGES_PER_CYCLE):
-                page = await self._fetch_page()
+                page = await self._fetch_page(history)
                 await self._account(page.rows)
                 if self.acc.completed or not page.more or not page.rows:
                     break
@@ -144,11 +174,43 @@ class AgingRun:
         await self.oven.set_running(True)
         self.setpoint_checked = True
 
-    async def _fetch_page(self) -> OvenLogPage:
+    async def _sample(self) -> None:
+        """One live sample of an oven without a log, accounted for the interval since the
+        last; an interval the station did not watch is unmonitored, and noted."""
+        ts = self.clock.now()
+        pv: float | None
+        try:
+            pv = await self.oven.process_value_c()
+        except OvenSensorFault:
+            pv = None
+        row = OvenLogRow(ts, pv, self.acc.plan.setpoint_c, False, await self.oven.alarms())
+        since = self.acc.accounted_until_ts
+        if ts <= since:
+            return
+        limit_s = max(self.acc.plan.max_gap_s, self.clock.to_sim(LIVE_GAP_REAL_S))
+        why = self._unwatched
+        if why is None and ts - since > limit_s:
+            why = f"no sample for {(ts - since) / 3600:.2f} h"
+        self._unwatched = None
+        if why is None:
+            await self._account([row], max_gap_s=limit_s)
+            return
+        self.acc.account_gap_until(ts)
+        from_h = (since - self.acc.started_ts) / 3600
+        to_h = (ts - self.acc.started_ts) / 3600
+        await self._event("note", {
+            "what": "unmonitored_gap", "from_ts": since, "to_ts": ts,
+            "hours": (ts - since) / 3600, "reason": why,
+            "message": (f"oven keeps no log: gap {from_h:.1f}–{to_h:.1f} h unmonitored "
+                        f"({why})")})
+        await self._oven_alarm_check([row])
+        await self._checkpoint()
+
+    async def _fetch_page(self, history: OvenLog) -> OvenLogPage:
         """One page of the oven's log, asked again while rows were garbled or lost on
         the line; after PAGE_ATTEMPTS the rows that did arrive are used (what is missing
         becomes unmonitored, never guessed)."""
-        page = await self.oven.log_page(self.acc.accounted_until_ts)
+        page = await history.log_page(self.acc.accounted_until_ts)
         for _ in range(PAGE_ATTEMPTS - 1):
             if page.intact:
                 self._page_trouble = False
@@ -159,13 +221,13 @@ class AgingRun:
                 await self._event("note", {"what": "oven_log_damaged", "error": (
                     f"{len(page.rejected)} unreadable line(s), {len(page.rows)} of "
                     f"{page.declared} rows arrived"), "example": page.rejected[:1]})
-            page = await self.oven.log_page(self.acc.accounted_until_ts)
+            page = await history.log_page(self.acc.accounted_until_ts)
         return page
 
-    async def _account(self, rows: list[OvenLogRow]) -> None:
+    async def _account(self, rows: list[OvenLogRow], max_gap_s: float | None = None) -> None:
         if not rows:
             return
-        outcome = self.acc.feed([(r.ts, r.pv_c) for r in rows])
+        outcome = self.acc.feed([(r.ts, r.pv_c) for r in rows], max_gap_s)
         await self._oven_alarm_check(rows)
         last = rows[-1]
         if self.bus is not None and last.pv_c is not None:
@@ -217,6 +279,7 @@ class AgingRun:
 
     async def _trouble(self, message: str) -> None:
         self.errors_seen += 1
+        self._unwatched = f"oven link trouble: {message}"  # for an oven without a log
         if self._link_trouble is None:  # one note per outage, not one per attempt
             log.warning("aging run %s: %s", self.run_id, message)
             await self._event("note", {"what": "oven_trouble", "error": message})
@@ -257,7 +320,7 @@ def _excursion(exc: Excursion) -> dict[str, Any]:
             "peak_deviation_c": round(exc.peak_deviation_c, 2)}
 
 
-OvenSource = Mapping[str, AgingOven] | Callable[[str, str], AgingOven]
+OvenSource = Mapping[str, Oven] | Callable[[str, str], Oven]
 
 
 class AgingRunner:
@@ -279,7 +342,7 @@ class AgingRunner:
         self.tasks: dict[str, asyncio.Task[Accountant]] = {}
         self.runs: dict[str, AgingRun] = {}
 
-    def _oven(self, name: str, resource: str) -> AgingOven:
+    def _oven(self, name: str, resource: str) -> Oven:
         if callable(self.ovens):
             return self.ovens(name, resource)
         if name not in self.ovens:
@@ -291,7 +354,7 @@ class AgingRunner:
         """Check the specimens, set the oven to the setpoint, record the run, start it."""
         await check_specimens(self.sessions, specimen_ids)
         oven = self._oven(oven_name, resource)
-        if not oven.transport.is_open:
+        if not oven.is_connected:
             await oven.open()
         idn = await oven.identify()
         await oven.set_setpoint_c(plan.setpoint_c)
@@ -322,6 +385,7 @@ class AgingRunner:
             "now_ts": self.clock.now()}))
         run = self._launch(run_id, row.oven, oven, acc)
         run.setpoint_checked = False
+        run.note_away(f"the station was not running from {iso(acc.accounted_until_ts)}")
         return run
 
     async def resume_all(self) -> list[str]:
@@ -333,7 +397,7 @@ class AgingRunner:
                 resumed.append(run_id)
         return resumed
 
-    def _launch(self, run_id: str, oven_name: str, oven: AgingOven, acc: Accountant
+    def _launch(self, run_id: str, oven_name: str, oven: Oven, acc: Accountant
                 ) -> AgingRun:
         run = AgingRun(run_id, oven_name, oven, acc, self.clock, self.recorder, self.sessions,
                        self.bus, self.cadence)

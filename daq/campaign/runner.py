@@ -51,7 +51,7 @@ from daq.station.outcome import Outcome
 from daq.storage.aging_models import AgingRunRow
 from daq.storage.campaign_models import CampaignStepRow
 from daq.storage.models import Laminate, Run, Sample, Specimen
-from drivers.aging_oven import AgingOven
+from drivers.oven import Oven
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +277,7 @@ class CampaignRunner:
         a = self.campaign.aging
         specimens = all_aged_specimens(self.campaign)
         name, driver = instrument_of(self.lab, "aging_oven")
-        if not isinstance(driver, AgingOven):
+        if not isinstance(driver, Oven):
             raise StationIncomplete(f"{name} is not an aging oven")
         oven = driver
         await self._scale(self.campaign.time.aging_scale)
@@ -295,7 +295,7 @@ class CampaignRunner:
                 assert run_id is not None
                 # The oven holds the setpoint on its own; after a power cycle (or a fresh
                 # simulator) it must be told again, which is harmless when it still does.
-                if not oven.transport.is_open:
+                if not oven.is_connected:
                     await oven.open()
                 await oven.set_setpoint_c(a.setpoint_c)
                 await oven.set_running(True)

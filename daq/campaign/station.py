@@ -13,6 +13,7 @@ from daq.campaign.state import ClockAnchor
 from daq.clock import continuous_origin
 from daq.config import Settings
 from daq.station.interface import Driver, Station
+from daq.station.lookup import kind_of
 
 
 class StationIncomplete(LookupError):
@@ -22,7 +23,7 @@ class StationIncomplete(LookupError):
 def instrument_of(lab: Station, driver: str) -> tuple[str, Driver]:
     """The name and driver of the station's instrument of kind ``driver``."""
     for instrument in lab.instruments.values():
-        if instrument.driver_name == driver:
+        if kind_of(instrument.driver_name) == driver:
             return instrument.name, instrument.driver
     raise StationIncomplete(
         f"the station has no instrument with driver {driver}: configure one in daq.toml "

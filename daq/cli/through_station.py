@@ -38,6 +38,7 @@ from daq.client import (
     station_url,
 )
 from daq.config import InstrumentConfig, Settings
+from daq.station.lookup import kind_of
 from daq.station.simulation import door_beside
 
 
@@ -176,7 +177,7 @@ def with_only(settings: Settings, driver: str, name: str | None, resource: str |
         cfg = InstrumentConfig.model_validate({"driver": driver, "resource": resource,
                                                "simulated": announced, **config})
         return settings.model_copy(update={"instruments": {name or default_name: cfg}})
-    mine = {n: c for n, c in settings.instruments.items() if c.driver == driver}
+    mine = {n: c for n, c in settings.instruments.items() if kind_of(c.driver) == driver}
     if not mine:
         return settings.model_copy(update={"instruments": {}})
     key = name if name in mine else next(iter(mine))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from daq.aging.kind import AgingRunProcedure
 from daq.aging.procedure import AgingRunner, resume_aging_runs
 from daq.peel.station import peel_watchers
-from drivers.aging_oven import AgingOven
+from drivers.oven import Oven
 
 if TYPE_CHECKING:
     from daq.station.lab import Lab
@@ -40,7 +40,7 @@ class BackgroundServices:
 async def background_services(lab: Lab) -> AsyncIterator[BackgroundServices]:
     """Watch every peel tester and resume every live aging run while inside the block."""
     ovens = {name: inst.driver for name, inst in lab.instruments.items()
-             if isinstance(inst.driver, AgingOven)}
+             if isinstance(inst.driver, Oven)}
     aging = await resume_aging_runs(ovens=ovens, clock=lab.clock, recorder=lab.recorder,
                                     sessions=lab.sessions, bus=lab.bus)
     for run_id, run in aging.runs.items():  # resumed runs hold their oven, as any run

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,15 +47,19 @@ def _load(target: str) -> Any:
 class DriverSpec:
     """How the service builds, polls and simulates one kind of instrument."""
 
-    driver: str  # "module:Class"; Class(resource, timeout_s) is an async driver
+    driver: str  # "module:Class"; Class(resource, timeout_s, **options) is an async driver
     poll: str | None  # "module:function" taking the driver → channels; None = no polling
     simulator: str | None  # name in simulators.registry.SIMULATORS
     default_name: str  # the instrument's name in the simulated station
     default_poll_interval_s: float = 0.2  # real seconds
+    #: Part of the embedded (simulated) station when no instruments are configured.
+    embedded: bool = True
 
-    def build(self, resource: str, timeout_s: float) -> Driver:
-        """A driver instance for ``resource`` (not yet connected)."""
-        driver = _load(self.driver)(resource, timeout_s)
+    def build(self, resource: str, timeout_s: float,
+              options: Mapping[str, object] | None = None) -> Driver:
+        """A driver instance for ``resource`` (not yet connected); ``options`` are the
+        instrument's further settings (:meth:`InstrumentConfig.driver_options`)."""
+        driver = _load(self.driver)(resource, timeout_s, **(options or {}))
         if not isinstance(driver, Driver):
             raise TypeError(f"{self.driver} is not an instrument driver "
                             "(connect/close/reconnect/identify)")
@@ -85,6 +89,12 @@ DRIVERS: dict[str, DriverSpec] = {
     "uv_laser": DriverSpec(
         "drivers.uv_laser:UvLaser", "daq.laser.acquisition:poll_laser", "laser", "laser1",
         default_poll_interval_s=0.5,
+    ),
+    # An aging oven behind a Modbus PID controller (RTU or TCP): no log of its own, so an
+    # aging run samples it live. Configured, not embedded (the embedded station has one oven).
+    "aging_oven_modbus": DriverSpec(
+        "drivers.aging_oven_modbus:AgingOvenModbus", "daq.aging.acquisition:poll_oven",
+        "oven-modbus", "oven2", default_poll_interval_s=1.0, embedded=False,
     ),
 }
 
@@ -124,7 +134,8 @@ def plan_instruments(
             planned.append(PlannedInstrument(name, cfg.driver, cfg, spec))
         return planned
     for driver, spec in DRIVERS.items():
-        if spec.simulator is None or resources is None or spec.simulator not in resources:
+        if (not spec.embedded or spec.simulator is None or resources is None
+                or spec.simulator not in resources):
             continue
         interval = simulated_poll_interval_s(settings.time_scale, spec.default_poll_interval_s)
         cfg = InstrumentConfig(
@@ -140,7 +151,8 @@ def simulators_needed() -> list[str]:
     """The simulators that stand in for every known driver kind (those that exist)."""
     from simulators.registry import SIMULATORS
 
-    return [s.simulator for s in DRIVERS.values() if s.simulator in SIMULATORS and s.simulator]
+    return [s.simulator for s in DRIVERS.values()
+            if s.embedded and s.simulator in SIMULATORS and s.simulator]
 
 
 def wire_simulators(

@@ -252,7 +252,7 @@ class Lab:
     async def _connect(self, planned: PlannedInstrument) -> None:
         cfg = planned.config
         resource = cfg.address()
-        driver = planned.spec.build(resource, cfg.timeout_s)
+        driver = planned.spec.build(resource, cfg.timeout_s, cfg.driver_options())
         instrument = Instrument(planned.name, planned.driver, resource, driver, None)
         self.instruments[planned.name] = instrument
         try:
