@@ -64,8 +64,11 @@ MIN_REAL_WAIT_S = 0.02
 #: An oven without a log is sampled at least this often (a fraction of the plan's gap).
 LIVE_SAMPLES_PER_GAP = 3
 #: Live samples further apart than this in real seconds mean the station was not
-#: watching (at huge time scales the plan's max_gap_s is shorter than one cycle).
-LIVE_GAP_REAL_S = 1.0
+#: watching (at huge time scales the plan's max_gap_s is shorter than one cycle). In
+#: real time the plan's max_gap_s (150 s) rules; this only matters on a simulator's
+#: fast clock, where it must stay above the event-loop stalls a loaded CI machine has
+#: (scripts/stress runs the suite beside stress-ng), or those become spurious gaps.
+LIVE_GAP_REAL_S = 3.0
 
 
 @dataclass(frozen=True)

@@ -54,13 +54,19 @@ def check_the_gap(stopped: AgingRunRow, final: AgingRunRow, run: Run | None,
     assert final.in_tolerance_s / HOUR == pytest.approx(1000.0, abs=1e-6)
     # By hand: the station's last reading before the stop and its first after the restart
     # (which came after we started it, and before we saw it noted).
-    [gap] = every_gap
+    # The outage is the one gap noted because the station was not running. On a machine
+    # so loaded that the station's loop stalls for over a second (scripts/stress), the
+    # station truly did not watch the oven then either: such a gap is noted too, with
+    # its own reason, and counted; so unmonitored is the sum of the noted gaps.
+    [gap] = [g for g in every_gap if "the station was not running" in str(g["message"])]
     first_seen_ts = float(str(gap["to_ts"]))
     assert float(str(gap["from_ts"])) == last_seen_ts
     assert restarting_ts <= first_seen_ts <= seen_ts
     outage_h = (first_seen_ts - last_seen_ts) / HOUR
     assert outage_h >= 50.0
-    assert final.unmonitored_s / HOUR == pytest.approx(outage_h, abs=0.1)
+    noted_h = sum((float(str(g["to_ts"])) - float(str(g["from_ts"]))) / HOUR for g in every_gap)
+    assert final.unmonitored_s / HOUR == pytest.approx(noted_h, abs=0.1)
+    assert final.unmonitored_s / HOUR >= outage_h - 0.1
     elapsed_h = (run.ended_ts - run.started_ts) / HOUR
     accounted_h = (final.in_tolerance_s + final.out_of_tolerance_s + final.unmonitored_s) / HOUR
     assert accounted_h == pytest.approx(elapsed_h, abs=0.1)
