@@ -10,12 +10,13 @@ station's RSS. Then the largest step that kept p99 to MQTT < 50 ms, to the datab
 miss by more) unless ``--all``.
 
     .venv/bin/python bench/capacity.py [--steps 50,100,200,500,1000] [--rate-hz 10]
-        [--duration 20] [--mqtt mqtt://127.0.0.1:1883] [--database URL] [--all]
+        [--duration 20] [--mqtt private | mqtt://127.0.0.1:1883] [--database URL] [--all]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path
 ROOT = str(Path(__file__).resolve().parent.parent)
 sys.path.insert(0, ROOT)
 
+from bench._broker import mqtt_url  # noqa: E402
 from bench.latency import Figures, measure, pct  # noqa: E402
 from drivers.transport.loop import loop_name, run  # noqa: E402
 
@@ -53,15 +55,23 @@ async def main() -> None:
     parser.add_argument("--steps", default="50,100,200,500,1000")
     parser.add_argument("--rate-hz", type=float, default=10.0)
     parser.add_argument("--duration", type=float, default=20.0, help="real seconds per step")
-    parser.add_argument("--mqtt", default="mqtt://127.0.0.1:1883")
+    parser.add_argument("--mqtt", default="private",
+                        help="private (a Mosquitto of the bench's own, bench/_broker.py), "
+                             "mqtt://host:port, or embedded")
     parser.add_argument("--database", default=None, help="default: a SQLite file per step")
     parser.add_argument("--all", action="store_true", help="run every step, even after a miss")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        await ramp(args, mqtt_url(args.mqtt, stack))
+
+
+async def ramp(args: argparse.Namespace, mqtt: str) -> None:
+    """Run the steps on broker ``mqtt`` and print a row for each."""
     steps = [int(s) for s in args.steps.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="lamina-capacity-"))
     env = {**os.environ, "PYTHONPATH": ROOT}
     print(f"capacity: simulated presses at {args.rate_hz:g} Hz, {args.duration:g} s a step; "
-          f"MQTT {args.mqtt}; database {(args.database or 'sqlite').split('://')[0]}; "
+          f"MQTT {args.mqtt} ({mqtt}); database {(args.database or 'sqlite').split('://')[0]}; "
           f"loop {loop_name()}; {os.cpu_count()} CPUs shared by station, simulators, broker "
           "and subscriber")
     print(f"{'instr':>6} {'readings/s':>10} {'asked':>8} {'MQTT p99':>9} {'DB p99':>9} "
@@ -70,7 +80,7 @@ async def main() -> None:
     print(f"{'':>6} {'':>10} {'':>8} {'ms':>9} {'ms':>9} {'lost':>6} {'lost':>8}")
     best: Figures | None = None
     for n in steps:
-        f = await measure(n, args.rate_hz, args.duration, args.mqtt, args.database, tmp, env)
+        f = await measure(n, args.rate_hz, args.duration, mqtt, args.database, tmp, env)
         print(row(f), flush=True)
         if holds(f):
             best = f if best is None or f.instruments > best.instruments else best

@@ -1,5 +1,5 @@
-"""A fleet: 8 station processes × 4 simulated instruments on one Mosquitto and one
-PostgreSQL, for 60 s.
+"""A fleet: 8 station processes × 4 simulated instruments on one Mosquitto (by default a
+private one with ``set_tcp_nodelay``, bench/_broker.py) and one PostgreSQL, for 60 s.
 
 Each station is a real ``daq run`` with its own ``daq.toml``: its own station name, MQTT
 prefix and HTTP port, and four simulated presses (TCP, one simulator process for the
@@ -21,6 +21,7 @@ database, and the peak RSS. Targets (issue 16): zero loss, p99 to MQTT ≤ 50 ms
 
     .venv/bin/python bench/fleet.py [--stations 8] [--instruments 4] [--rate-hz 10]
         [--duration 60] [--pg-host 127.0.0.1] [--pg-user postgres]
+        [--mqtt private | mqtt://127.0.0.1:1883]
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import secrets
@@ -47,14 +49,16 @@ import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 
+from bench._broker import mqtt_url  # noqa: E402
 from bench.latency import SIMULATORS, pct  # noqa: E402
 
 SUBSCRIBER = """
 import asyncio, json, sys, time
+from array import array
 import aiomqtt
-async def main(topic, seconds, out):
+async def main(port, topic, seconds, out):
     lat, seen = array("d"), []
-    async with aiomqtt.Client("127.0.0.1", 1883) as c:
+    async with aiomqtt.Client("127.0.0.1", port) as c:
         await c.subscribe(topic, qos=0)
         print("ready", flush=True)
         async def collect():
@@ -69,7 +73,7 @@ async def main(topic, seconds, out):
             pass
     with open(out, "w") as fh:
         json.dump({"latencies": list(lat), "seen": seen}, fh)
-asyncio.run(main(sys.argv[1], float(sys.argv[2]), sys.argv[3]))
+asyncio.run(main(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]))
 """
 
 
@@ -91,9 +95,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def station_toml(k: int, db_url: str, prefix: str, port: int, resources: list[str],
-                 rate_hz: float) -> str:
-    lines = [f'database_url = "{db_url}"', 'mqtt_url = "mqtt://127.0.0.1:1883"',
+def station_toml(k: int, db_url: str, mqtt: str, prefix: str, port: int,
+                 resources: list[str], rate_hz: float) -> str:
+    lines = [f'database_url = "{db_url}"', f'mqtt_url = "{mqtt}"',
              f'mqtt_prefix = "{prefix}/s{k}"', f'station = "fleet-s{k}"',
              'http_host = "127.0.0.1"', f"http_port = {port}", "time_scale = 1.0", ""]
     for j, resource in enumerate(resources):
@@ -140,7 +144,16 @@ async def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--pg-host", default="127.0.0.1")
     parser.add_argument("--pg-user", default="postgres")
+    parser.add_argument("--mqtt", default="private",
+                        help="private (a Mosquitto of the bench's own, bench/_broker.py) or "
+                             "mqtt://127.0.0.1:port")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        await fleet(args, mqtt_url(args.mqtt, stack))
+
+
+async def fleet(args: argparse.Namespace, mqtt: str) -> None:
+    """Start the stations on broker ``mqtt``, measure, stop them, print per station."""
     tmp = Path(tempfile.mkdtemp(prefix="lamina-fleet-"))
     env = {**os.environ, "PYTHONPATH": ROOT}
     for name in list(env):
@@ -159,7 +172,7 @@ async def main() -> None:
     daq = str(Path(sys.executable).parent / "daq")
     stations: list[tuple[subprocess.Popen[bytes], psutil.Process, StationFigures]] = []
     print(f"fleet: {args.stations} stations × {args.instruments} simulated presses at "
-          f"{args.rate_hz:g} Hz, one Mosquitto (127.0.0.1:1883), one PostgreSQL "
+          f"{args.rate_hz:g} Hz, one Mosquitto ({mqtt}), one PostgreSQL "
           f"({db_name}), {args.duration:g} s")
     try:
         subprocess.run([daq, "db", "upgrade"], check=True, capture_output=True,  # noqa: ASYNC221
@@ -168,7 +181,7 @@ async def main() -> None:
             port = free_port()
             config = tmp / f"s{k}.toml"
             mine = resources[k * args.instruments:(k + 1) * args.instruments]
-            config.write_text(station_toml(k, db_url, prefix, port, mine, args.rate_hz))
+            config.write_text(station_toml(k, db_url, mqtt, prefix, port, mine, args.rate_hz))
             log = (tmp / f"s{k}.log").open("wb")
             proc = subprocess.Popen(  # noqa: ASYNC220 - the bench owns these processes
                 [daq, "run", "--config", str(config)], stdout=log,
@@ -178,7 +191,8 @@ async def main() -> None:
         print(f"  {args.stations} stations up; measuring")
         sub_out = tmp / "sub.json"
         sub = subprocess.Popen(  # noqa: ASYNC220
-            [sys.executable, "-c", SUBSCRIBER, f"{prefix}/+/instruments/+/readings",
+            [sys.executable, "-c", SUBSCRIBER, mqtt.rsplit(":", 1)[1],
+             f"{prefix}/+/instruments/+/readings",
              str(args.duration + 5), str(sub_out)],
             stdout=subprocess.PIPE, text=True, env=env)
         assert sub.stdout is not None

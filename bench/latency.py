@@ -14,7 +14,10 @@ longest event-loop stall (``bench/_stalls.py``, with the stacks that ran in stal
 p99 ≤ 1 s to the database, no loss.
 
     .venv/bin/python bench/latency.py [--instruments 100] [--rate-hz 10] [--duration 60]
-        [--mqtt mqtt://127.0.0.1:1883 | embedded] [--database URL] [--floor-duration 10]
+        [--mqtt private | mqtt://127.0.0.1:1883 | embedded] [--database URL]
+        [--floor-duration 10]
+
+The broker is by default a private Mosquitto with ``set_tcp_nodelay`` (bench/_broker.py).
 
 ``measure()`` is also what ``bench/capacity.py`` runs at each step.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -40,6 +44,7 @@ sys.path.insert(0, ROOT)
 import psutil  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from bench._broker import mqtt_url  # noqa: E402
 from bench._stalls import StallMonitor  # noqa: E402
 from daq.config import InstrumentConfig, Settings  # noqa: E402
 from daq.messages import Reading  # noqa: E402
@@ -179,9 +184,13 @@ def _cpu_s(proc: psutil.Process | None) -> float:
 
 def _broker_process(port: int) -> psutil.Process | None:
     """The broker listening on ``port`` on this machine (for its CPU), if we can see it."""
-    for proc in psutil.process_iter(["name"]):
-        if proc.info["name"] == "mosquitto":
-            return proc
+    try:
+        for conn in psutil.net_connections("tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN \
+                    and conn.pid is not None:
+                return psutil.Process(conn.pid)
+    except psutil.Error:
+        pass
     return None
 
 
@@ -291,23 +300,31 @@ async def main() -> None:
     parser.add_argument("--instruments", type=int, default=100)
     parser.add_argument("--rate-hz", type=float, default=10.0)
     parser.add_argument("--duration", type=float, default=60.0, help="real seconds")
-    parser.add_argument("--mqtt", default="mqtt://127.0.0.1:1883")
+    parser.add_argument("--mqtt", default="private",
+                        help="private (a Mosquitto of the bench's own, bench/_broker.py), "
+                             "mqtt://host:port, or embedded")
     parser.add_argument("--database", default=None, help="default: a SQLite file in /tmp")
     parser.add_argument("--floor-duration", type=float, default=10.0,
                         help="real seconds of the bare aiomqtt floor before the station runs")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        await report(args, mqtt_url(args.mqtt, stack))
+
+
+async def report(args: argparse.Namespace, mqtt: str) -> None:
+    """Measure the floor, then the station, on broker ``mqtt``; print the figures."""
     tmp = Path(tempfile.mkdtemp(prefix="lamina-latency-"))
     env = {**os.environ, "PYTHONPATH": ROOT}
     rate = args.instruments * args.rate_hz
     print(f"{args.instruments} instruments × {args.rate_hz:g} Hz for {args.duration:g} s; "
-          f"MQTT {args.mqtt}; database "
+          f"MQTT {args.mqtt} ({mqtt}); database "
           f"{(args.database or 'sqlite+aiosqlite').split('://')[0]}; loop {loop_name()}")
     floor: list[float] = []
-    if args.mqtt != "embedded":
+    if mqtt != "embedded":
         floor = await bare_floor(
-            int(args.mqtt.rsplit(":", 1)[1]), f"lamina/bench-floor-{secrets.token_hex(3)}",
+            int(mqtt.rsplit(":", 1)[1]), f"lamina/bench-floor-{secrets.token_hex(3)}",
             rate, args.floor_duration, env, tmp / "floor.json")
-    f = await measure(args.instruments, args.rate_hz, args.duration, args.mqtt, args.database,
+    f = await measure(args.instruments, args.rate_hz, args.duration, mqtt, args.database,
                       tmp, env)
     print(f"readings taken {f.readings} ({f.readings_per_s:,.0f}/s, target {rate:,.0f}/s), "
           f"poll errors {f.poll_errors}")
