@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import uvicorn
 
+from daq.api.serving import listening_socket
+
 
 @asynccontextmanager
 async def serve(app: Any, port: int = 0) -> AsyncIterator[str]:
     """Yield the base URL (``http://127.0.0.1:<port>``) while uvicorn serves ``app``."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
+    sock = listening_socket("127.0.0.1", port)
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio")
     server = uvicorn.Server(config)
