@@ -48,7 +48,9 @@ def check_the_gap(stopped: AgingRunRow, final: AgingRunRow, run: Run | None,
     """The verdicts both tests share; returns the outage in hours."""
     stopped_h = stopped.in_tolerance_s / HOUR
     last_seen_ts = stopped.accounted_until_ts  # the station's last reading of the oven
-    assert 395 <= stopped_h <= 420
+    # "About 400 h": the stop comes after the 400 h checkpoint; at 100 000× each real
+    # second of a loaded machine's stop is another 28 h, so the bound is loose.
+    assert 395 <= stopped_h <= 450
     assert run is not None and run.status == "DONE" and run.ended_ts is not None
     assert final.resumes == 1
     assert final.in_tolerance_s / HOUR == pytest.approx(1000.0, abs=1e-6)
