@@ -27,11 +27,14 @@ class ThreadedStation:
     base_url: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
     lab: Any = None
+    loop: asyncio.AbstractEventLoop | None = None
 
 
 @contextmanager
-def threaded_station(tmp_path: Path, scale: float = 600.0) -> Iterator[ThreadedStation]:
-    """Run a Lab + API in a thread; yield when it serves; stop it on exit."""
+def threaded_station(tmp_path: Path, scale: float = 600.0, ready_s: float = 60.0
+                     ) -> Iterator[ThreadedStation]:
+    """Run a Lab + API in a thread; yield when it serves (waiting at most ``ready_s``);
+    stop it on exit."""
     out = ThreadedStation()
     ready = threading.Event()
     errors: list[BaseException] = []
@@ -41,7 +44,7 @@ def threaded_station(tmp_path: Path, scale: float = 600.0) -> Iterator[ThreadedS
     async def main() -> None:
         async with Lab(station_settings(tmp_path, scale)) as lab:
             out.tokens, _ = await add_users(lab)
-            out.lab = lab
+            out.lab, out.loop = lab, loop
             async with serve(create_app(lab)) as base:
                 out.base_url = base
                 ready.set()
@@ -57,7 +60,7 @@ def threaded_station(tmp_path: Path, scale: float = 600.0) -> Iterator[ThreadedS
 
     thread = threading.Thread(target=run, name="station", daemon=True)
     thread.start()
-    ready.wait(60)
+    ready.wait(ready_s)
     if errors:
         raise errors[0]
     try:

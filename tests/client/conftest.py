@@ -5,7 +5,6 @@ notebook client to read as a notebook would: from another thread, over HTTP."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
@@ -17,10 +16,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from daq.api import create_app
 from daq.station.lab import Lab
-from tests.api.conftest import add_users, station_settings
-from tests.api.server import serve
+from tests.api.threaded import threaded_station
 
 T = TypeVar("T")
 #: The press's clock: a default cycle (heat, 20 min dwell, cool) in a few real seconds.
@@ -64,40 +61,9 @@ class LiveStation:
 @contextmanager
 def live_station(tmp_path: Path, scale: float = SCALE) -> Iterator[LiveStation]:
     """A Lab + API served by uvicorn in a background thread; stopped on exit."""
-    out = LiveStation()
-    ready = threading.Event()
-    errors: list[BaseException] = []
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    async def main() -> None:
-        async with Lab(station_settings(tmp_path, scale)) as lab:
-            out.tokens, _ = await add_users(lab)
-            out.lab, out.loop = lab, loop
-            async with serve(create_app(lab)) as base:
-                out.url = base
-                ready.set()
-                await stop.wait()
-
-    def run() -> None:
-        try:
-            loop.run_until_complete(main())
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            ready.set()
-
-    thread = threading.Thread(target=run, name="station", daemon=True)
-    thread.start()
-    ready.wait(120)
-    if errors:
-        raise errors[0]
-    try:
-        yield out
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(60)
-        loop.close()
+    with threaded_station(tmp_path, scale, ready_s=120) as served:
+        yield LiveStation(url=served.base_url, tokens=served.tokens, lab=served.lab,
+                          loop=served.loop)
 
 
 def start_run(station: LiveStation, kind: str, params: dict[str, Any]) -> str:
