@@ -36,8 +36,10 @@ from daq.api.routers import (
     stream,
     system,
 )
-from daq.api.routers.instruments import stored_instruments
+from daq.api.routers.instruments import instruments_snapshot, stored_instruments
+from daq.api.routers.system import health_snapshot
 from daq.api.schemas import declare_recipe_windows
+from daq.api.snapshots import FreshAfterCommands
 from daq.api.stream import StreamHub
 from daq.api.throttle import LoginThrottle
 from daq.station.interface import Station
@@ -102,12 +104,20 @@ def create_app(
     app.state.principals = PrincipalCache()
     app.state.database_probe = DatabaseProbe(sessions)
     app.state.stored_instruments = stored_instruments(sessions)
-    # Added first, so it runs inside the audit: a refused body is audited too.
+    app.state.health_snapshot = health_snapshot(station, app.state.database_probe)
+    app.state.instruments_snapshot = instruments_snapshot(
+        station, sessions, app.state.stored_instruments)
+    # Innermost: forgets the snapshots once a command is answered, refused or not.
+    app.add_middleware(FreshAfterCommands, snapshots=[app.state.health_snapshot,
+                                                      app.state.instruments_snapshot])
+    # Added next, so it runs inside the audit: a refused body is audited too.
     app.add_middleware(BodyGuard)
     app.add_middleware(AuditMiddleware, sessions=sessions, clock=station.clock, counters=counters)
     install_error_handlers(app)
-    for module in (system, auth, instruments, alarms, recipes, press, engine, runs, queue,
-                   samples, stream):
+    # Routes are matched in this order, one router after another: the reads polled most
+    # (health, instruments, runs) come first, so they are found soonest.
+    for module in (system, instruments, engine, runs, alarms, press, queue, recipes,
+                   samples, stream, auth):
         app.include_router(module.router)
     include_area_routers(app)
     install_recipe_windows_in_schema(app)

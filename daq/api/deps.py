@@ -70,18 +70,26 @@ async def current_principal(request: Request) -> Principal:
     return principal
 
 
+async def authorize(request: Request, role: str) -> Principal:
+    """The caller, if their role is at least ``role``: 401 without a valid token, 403
+    with too low a role. What the :data:`Viewer`, :data:`Operator` and :data:`Admin`
+    dependencies check; the reads polled most call it themselves, which spares them a
+    FastAPI dependency per request (a fifth of the CPU of ``GET /api/instruments``)."""
+    principal = await current_principal(request)
+    if not principal.has(role):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"user {principal.name!r} has role {principal.role}; "
+            f"this needs {role} or higher",
+        )
+    return principal
+
+
 def require(role: str) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency admitting callers whose role is at least ``role``."""
 
     async def check(request: Request) -> Principal:
-        principal = await current_principal(request)
-        if not principal.has(role):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=f"user {principal.name!r} has role {principal.role}; "
-                f"this needs {role} or higher",
-            )
-        return principal
+        return await authorize(request, role)
 
     check.__name__ = f"require_{role}"
     return check

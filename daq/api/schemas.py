@@ -202,6 +202,30 @@ class ReadingPage(Page):
     items: list[ReadingOut]
 
 
+class JournalOut(BaseModel):
+    """The journal between procedures and the database, at a glance."""
+
+    depth: int = Field(description="records not yet in the database")
+    spilling: bool = Field(description="records are spilling to the journal file")
+    oldest_age_s: float = Field(description="real seconds the oldest record has waited")
+
+
+class HealthOut(BaseModel):
+    """``GET /health``: is the service up, and each part that is not ok, with why."""
+
+    status: str = Field(description="ok, or degraded when any part is down or lagging")
+    degraded: dict[str, str] = Field(description="each part that is not ok → why")
+    mqtt: str = Field(description="the broker link: connected, connecting, disconnected")
+    database: str = Field(description="ok, or down: <why> (probed at most once a second)")
+    journal: JournalOut
+    station: str
+    ts: float = Field(description="the station clock (epoch seconds, simulated time)")
+    time: str = Field(description="the station clock as UTC ISO-8601")
+    time_scale: float = Field(description="simulated seconds per real second")
+    instruments: dict[str, str] = Field(description="instrument → link status")
+    active_runs: list[str]
+
+
 class InstrumentOut(BaseModel):
     """An instrument: link state, identity and the latest values; ``station`` is the
     station that controls it (another station's instruments are listed read-only)."""

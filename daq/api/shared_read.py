@@ -27,23 +27,29 @@ class SharedRead(Generic[T]):
         self.reads = 0
         self._result: tuple[float, T] | None = None
         self._in_flight: asyncio.Task[T] | None = None
+        self._generation = 0
 
     async def get(self) -> T:
         """The shared result (a failed read raises in every request that awaited it)."""
         if self._result is not None and time.monotonic() - self._result[0] < self.max_age_s:
             return self._result[1]
         if self._in_flight is None or self._in_flight.done():
-            self._in_flight = asyncio.get_running_loop().create_task(self._read())
+            self._in_flight = asyncio.get_running_loop().create_task(
+                self._read(self._generation))
         # shielded: a client that goes away must not cancel the read the others await
         return await asyncio.shield(self._in_flight)
 
     def forget(self) -> None:
-        """Read again next time (the station just changed what is read)."""
+        """Read again next time (the station just changed what is read): neither the
+        kept result nor a read begun before now answers a request made after it."""
         self._result = None
+        self._in_flight = None
+        self._generation += 1
 
-    async def _read(self) -> T:
+    async def _read(self, generation: int) -> T:
         self.reads += 1
         started = time.monotonic()
         value = await self.read()
-        self._result = (started, value)
+        if generation == self._generation:
+            self._result = (started, value)
         return value

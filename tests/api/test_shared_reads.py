@@ -1,19 +1,24 @@
 """The read paths issue 16 made cheap must stay correct: a cached token lookup forgets
 a revoked token or a disabled user at once, a token's own expiry is kept, and a read
-shared by concurrent requests runs once and is read again when it is stale."""
+shared by concurrent requests runs once, is read again when it is stale, and never
+answers a request made after a command."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from starlette.types import Message, Receive, Scope, Send
 
 from daq.api import accounts
 from daq.api.principals import PrincipalCache
 from daq.api.shared_read import SharedRead
+from daq.api.snapshots import SNAPSHOT_MAX_AGE_S, FreshAfterCommands, json_bytes, snapshot
 from daq.storage.auth_models import ApiToken
 
 
@@ -96,6 +101,39 @@ async def test_an_entry_never_outlives_its_token(sessions: Any) -> None:
     assert cache.lookups >= 2
 
 
+async def test_requests_missing_together_share_one_lookup(sessions: Any) -> None:
+    token = await _user_with_token(sessions, "herd")
+    cache = PrincipalCache(ttl_s=3600.0)
+    found = await asyncio.gather(*(cache.resolve(sessions, token) for _ in range(20)))
+    assert found == [accounts.Principal("herd", "viewer")] * 20
+    assert cache.lookups == 1
+
+
+async def test_a_lookup_begun_before_a_revocation_is_not_shared_after_it(
+        sessions: Any) -> None:
+    token = await _user_with_token(sessions, "late")
+    cache = PrincipalCache(ttl_s=3600.0)
+    queried, release = asyncio.Event(), asyncio.Event()
+
+    @asynccontextmanager
+    async def held_session() -> AsyncIterator[Any]:
+        """A session whose lookup has read the token but is not yet answered."""
+        async with sessions() as session:
+            yield session
+        queried.set()
+        await release.wait()
+
+    before = asyncio.create_task(cache.resolve(held_session, token))
+    await queried.wait()  # it found the token valid, and is still in flight
+    async with sessions() as session:
+        assert await accounts.revoke_token(session, token)
+    try:  # joining the lookup in flight would wait for it, and answer "valid"
+        assert await asyncio.wait_for(cache.resolve(sessions, token), 30) is None
+    finally:
+        release.set()
+    assert await before == accounts.Principal("late", "viewer")  # asked before
+
+
 async def test_unknown_tokens_are_not_cached(sessions: Any) -> None:
     cache = PrincipalCache(ttl_s=3600.0)
     for _ in range(3):
@@ -172,3 +210,66 @@ async def test_a_failed_read_fails_its_waiters_and_is_retried() -> None:
     with pytest.raises(ConnectionError):
         await shared.get()
     assert await shared.get() == 2
+
+
+async def test_a_read_begun_before_forget_answers_nobody_after_it() -> None:
+    """A command changed what is read while a read was in flight: that read (which may
+    have seen the state before the command) is neither joined nor kept afterwards."""
+    release = asyncio.Event()
+    calls = 0
+
+    async def read() -> int:
+        nonlocal calls
+        calls += 1
+        mine = calls
+        if mine == 1:
+            await release.wait()
+        return mine
+
+    shared = SharedRead(read, max_age_s=3600.0)
+    before = asyncio.create_task(shared.get())
+    await asyncio.sleep(0)  # read 1 is in flight
+    shared.forget()
+    assert await shared.get() == 2  # not joined
+    release.set()
+    assert await before == 1
+    assert await shared.get() == 2  # and read 1, finishing later, was not kept
+
+
+async def test_a_command_forgets_the_snapshots_and_a_read_does_not() -> None:
+    calls = 0
+
+    async def render() -> bytes:
+        nonlocal calls
+        calls += 1
+        return json_bytes({"n": calls})
+
+    shared = snapshot(render)
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == "/boom":
+            raise RuntimeError("a command that failed half way")
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = FreshAfterCommands(endpoint, [shared])
+
+    async def call(method: str, path: str = "/x") -> None:
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(_: Message) -> None:
+            return None
+
+        await app({"type": "http", "method": method, "path": path}, receive, send)
+
+    assert await shared.get() == b'{"n":1}'
+    await call("GET")
+    assert await shared.get() == b'{"n":1}'  # a read changes nothing
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        await call(method)
+    assert await shared.get() == b'{"n":2}'
+    with pytest.raises(RuntimeError):
+        await call("POST", "/boom")
+    assert await shared.get() == b'{"n":3}'
+    assert SNAPSHOT_MAX_AGE_S <= 0.1  # never older than a poll interval (100-200 ms)

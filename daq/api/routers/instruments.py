@@ -6,15 +6,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from daq.acquisition import poll_press, polled_press_state
 from daq.api.audit import audited, note_action, note_detail
-from daq.api.deps import Operator, SessionDep, StationDep, Viewer, get_sessions
+from daq.api.deps import (
+    Operator,
+    SessionDep,
+    StationDep,
+    authorize,
+)
 from daq.api.schemas import InstrumentOut, ResetOut, error_responses
 from daq.api.shared_read import SharedRead
+from daq.api.snapshots import snapshot
 from daq.messages import AlarmChanged
 from daq.station import alarms
 from daq.station.interface import InstrumentView, Station
@@ -39,12 +46,14 @@ def driver_kinds(station: Station, rows: list[Instrument]) -> dict[str, str]:
     return kinds
 
 
-def _truth(out: InstrumentOut, inst: InstrumentView | None, error: Exception | None,
+def _truth(link_status: str, values: Mapping[str, Mapping[str, object]],
+           inst: InstrumentView | None, error: Exception | None,
            latched_because: str | None) -> tuple[str, str | None, bool]:
-    """(state, cause, resettable) of one instrument of this station."""
-    if out.status == "offline":
+    """(state, cause, resettable) of one instrument of this station, from its link
+    status and latest values."""
+    if link_status == "offline":
         return "offline", str(error) if error else "not connected", False
-    if out.status == "fault":
+    if link_status == "fault":
         return "fault", str(error) if error else "the instrument reported a fault", False
     press_state = (polled_press_state(inst.driver)
                    if inst is not None and isinstance(inst.driver, LaminationPress) else None)
@@ -53,8 +62,8 @@ def _truth(out: InstrumentOut, inst: InstrumentView | None, error: Exception | N
     if press_state is PressState.SAFE:
         return "safe", latched_because or "the press is SAFE (tripped or aborted): find " \
             "why, then reset it", True
-    values = out.values
-    if values.get("door_open", {}).get("v"):
+    door_open = values.get("door_open")
+    if door_open is not None and door_open.get("v"):
         return "door open", "the door is open", False
     for channel, cause in INTERLOCKS:
         item = values.get(channel)
@@ -82,6 +91,13 @@ def describe_instruments(station: Station, rows: list[Instrument],
         poller = station.pollers.get(name) or (inst.poller if inst is not None else None)
         latest = poller.latest if poller is not None else None
         live_status = poller.status if poller is not None else None
+        link_status = str(live_status or _status_without_poller(inst, row))
+        values: dict[str, dict[str, object]] = (
+            {ch: {"v": val.v, "unit": val.unit} for ch, val in latest.values.items()}
+            if latest else {})
+        state, cause, resettable = _truth(
+            link_status, values, inst, poller.last_error if poller is not None else None,
+            latched.get(name))
         out.append(
             InstrumentOut(
                 name=name,
@@ -90,20 +106,17 @@ def describe_instruments(station: Station, rows: list[Instrument],
                 else (row.driver if row else (cfg.driver if cfg else None)),
                 resource=inst.resource if inst is not None
                 else (row.resource if row else (cfg.resource if cfg else None)),
-                status=str(live_status or _status_without_poller(inst, row)),
+                # design.md "Alarms": a press latched SAFE (or tripped) is a fault, with why
+                status="fault" if state in ("safe", "tripped") else link_status,
                 idn=(inst.idn if inst is not None else None) or (row.idn if row else None),
                 last_seen_ts=latest.ts if latest else (row.last_seen_ts if row else None),
                 run_id=poller.run_id if poller is not None else None,
-                values={ch: {"v": val.v, "unit": val.unit} for ch, val in latest.values.items()}
-                if latest
-                else {},
+                values=values,
+                state=state,
+                cause=cause,
+                resettable=resettable,
             )
         )
-        truth = _truth(out[-1], inst, poller.last_error if poller is not None else None,
-                       latched.get(name))
-        out[-1].state, out[-1].cause, out[-1].resettable = truth
-        if truth[0] in ("safe", "tripped"):
-            out[-1].status = "fault"  # design.md "Alarms": latched SAFE is a fault, with why
     for row in sorted(rows, key=lambda r: (r.station, r.name)):
         if row.station in (here, ""):
             continue
@@ -144,25 +157,44 @@ def _latched_safe(inst: InstrumentView) -> bool:
             and polled_press_state(inst.driver) is PressState.SAFE)
 
 
+#: Renders the instrument list to JSON in one call (the models are validated when built).
+INSTRUMENTS_JSON = TypeAdapter(list[InstrumentOut])
+
+
 @router.get("", response_model=list[InstrumentOut])
-async def list_instruments(
-    _: Viewer, request: Request, station: StationDep
-) -> list[InstrumentOut]:
-    """Every instrument with its status and latest values."""
-    records: SharedRead[list[Instrument]] = request.app.state.stored_instruments
-    rows = await records.get()
-    kinds = driver_kinds(station, rows)
-    latched: dict[str, str] = {}
-    # Why a press is latched is asked of the database only when one is (SAFE).
-    safe = [name for name, inst in station.instruments.items()
-            if kinds.get(name) in alarms.LATCHING_DRIVERS and _latched_safe(inst)]
-    if safe:
-        async with get_sessions(request)() as session:
-            for name in safe:
-                views = await alarms.latched_by(session, name, station.settings.station, kinds)
-                if views:
-                    latched[name] = views[0].row.message
-    return describe_instruments(station, rows, latched)
+async def list_instruments(request: Request) -> Response:
+    """Every instrument with its status and latest values (viewer). The answer is at
+    most 50 ms old and never older than the last command (a reset shows at once)."""
+    # Dashboards poll this. The role is checked here rather than by a dependency, and one
+    # rendered list is shared for 50 ms (daq.api.snapshots) rather than built, validated
+    # against the response model and re-encoded per request (the model is still the
+    # declared schema).
+    await authorize(request, "viewer")
+    shared: SharedRead[bytes] = request.app.state.instruments_snapshot
+    return Response(await shared.get(), media_type="application/json")
+
+
+def instruments_snapshot(station: Station, sessions: async_sessionmaker[AsyncSession],
+                         records: SharedRead[list[Instrument]]) -> SharedRead[bytes]:
+    """The rendered ``GET /api/instruments`` of ``station``, shared for a moment."""
+
+    async def render() -> bytes:
+        rows = await records.get()
+        kinds = driver_kinds(station, rows)
+        latched: dict[str, str] = {}
+        # Why a press is latched is asked of the database only when one is (SAFE).
+        safe = [name for name, inst in station.instruments.items()
+                if kinds.get(name) in alarms.LATCHING_DRIVERS and _latched_safe(inst)]
+        if safe:
+            async with sessions() as session:
+                for name in safe:
+                    views = await alarms.latched_by(session, name, station.settings.station,
+                                                    kinds)
+                    if views:
+                        latched[name] = views[0].row.message
+        return INSTRUMENTS_JSON.dump_json(describe_instruments(station, rows, latched))
+
+    return snapshot(render)
 
 
 @router.post("/{name}/reset", response_model=ResetOut, responses=error_responses(404, 409),
