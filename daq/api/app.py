@@ -38,7 +38,7 @@ from daq.api.routers import (
 )
 from daq.api.routers.instruments import instruments_snapshot, stored_instruments
 from daq.api.routers.system import health_snapshot
-from daq.api.schemas import declare_recipe_windows
+from daq.api.schemas import HealthOut, InstrumentOut, declare_recipe_windows, error_responses
 from daq.api.snapshots import FreshAfterCommands
 from daq.api.stream import StreamHub
 from daq.api.throttle import LoginThrottle
@@ -71,6 +71,18 @@ def install_recipe_windows_in_schema(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def add_hot_reads(app: FastAPI) -> None:
+    """``GET /health`` and ``GET /api/instruments``, the reads polled most, as routes of
+    the app itself, matched before any router. FastAPI (0.165) matches and runs a route
+    of an included router through a layer of its own, which cost these two requests a
+    quarter of their CPU (issue 16); every other route stays in its area's router."""
+    app.add_api_route("/health", system.health, methods=["GET"], response_model=HealthOut,
+                      tags=["system"])
+    app.add_api_route("/api/instruments", instruments.list_instruments, methods=["GET"],
+                      response_model=list[InstrumentOut], tags=["instruments"],
+                      responses=error_responses(401, 403))
 
 
 def create_app(
@@ -114,10 +126,9 @@ def create_app(
     app.add_middleware(BodyGuard)
     app.add_middleware(AuditMiddleware, sessions=sessions, clock=station.clock, counters=counters)
     install_error_handlers(app)
-    # Routes are matched in this order, one router after another: the reads polled most
-    # (health, instruments, runs) come first, so they are found soonest.
-    for module in (system, instruments, engine, runs, alarms, press, queue, recipes,
-                   samples, stream, auth):
+    add_hot_reads(app)
+    for module in (system, auth, instruments, alarms, recipes, press, engine, runs, queue,
+                   samples, stream):
         app.include_router(module.router)
     include_area_routers(app)
     install_recipe_windows_in_schema(app)

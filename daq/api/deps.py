@@ -58,7 +58,10 @@ async def current_principal(request: Request) -> Principal:
     token = bearer_token(request)
     principal = None
     if token:
-        principal = await get_principals(request).resolve(get_sessions(request), token)
+        principals = get_principals(request)
+        principal = principals.cached(token)  # nearly always: no lookup, no await
+        if principal is None:
+            principal = await principals.resolve(get_sessions(request), token)
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

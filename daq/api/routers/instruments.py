@@ -161,8 +161,7 @@ def _latched_safe(inst: InstrumentView) -> bool:
 INSTRUMENTS_JSON = TypeAdapter(list[InstrumentOut])
 
 
-@router.get("", response_model=list[InstrumentOut])
-async def list_instruments(request: Request) -> Response:
+async def list_instruments(request: Request) -> Response:  # app.add_hot_reads routes it
     """Every instrument with its status and latest values (viewer). The answer is at
     most 50 ms old and never older than the last command (a reset shows at once)."""
     # Dashboards poll this. The role is checked here rather than by a dependency, and one

@@ -10,7 +10,6 @@ from fastapi.responses import PlainTextResponse
 from daq.api import accounts
 from daq.api.deps import StationDep
 from daq.api.probe import DatabaseProbe
-from daq.api.schemas import HealthOut
 from daq.api.shared_read import SharedRead
 from daq.api.snapshots import json_bytes, snapshot
 from daq.clock import iso
@@ -20,8 +19,7 @@ from daq.station.interface import Station
 router = APIRouter(tags=["system"])
 
 
-@router.get("/health", response_model=HealthOut)
-async def health(request: Request) -> Response:
+async def health(request: Request) -> Response:  # app.add_hot_reads routes it
     """Is the service up, is its database reachable and keeping up, is the broker
     connected, which instruments are online; ``degraded`` names each part that is not.
     The answer is at most 50 ms old (``ts`` says when it was made) and never older than
