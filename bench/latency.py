@@ -6,12 +6,14 @@ driver → poller → bus → ReadingWriter → database, and → MqttPublisher 
 MQTT subscriber. For every reading: sample time (``ts``, simulated time at scale 1 =
 wall time) → received by the subscriber, and → committed in the database (the writer
 commits its buffer in FIFO order; the bench follows ``rows_written`` every few ms).
-Prints p50/p99/max of both and the loss count, and beside them, measured in the same run
-just before, the floor: a bare aiomqtt client with TCP_NODELAY publishing reading-sized
-messages evenly at the same rate to the same subscriber program. Also the station's
-longest event-loop stall (``bench/_stalls.py``, with the stacks that ran in stalls over
-5 ms), CPU per reading and RSS. Targets (issue 16): p99 ≤ 10 ms and max ≤ 50 ms to MQTT,
-p99 ≤ 1 s to the database, no loss.
+Prints p50/p99/max of both and the loss count; the station's own share of the way to
+MQTT, sample → written to its socket (``bench/_socket_tap.py``; the rest is the broker
+and the subscriber, which share the two cores with the simulators); and beside them,
+measured in the same run just before, the floor: a bare aiomqtt client with TCP_NODELAY
+publishing reading-sized messages evenly at the same rate to the same subscriber program.
+Also the station's longest event-loop stall (``bench/_stalls.py``, with the stacks that
+ran in stalls over 5 ms), CPU per reading and RSS. Targets (issue 16): p99 ≤ 10 ms and
+max ≤ 50 ms to MQTT, p99 ≤ 1 s to the database, no loss.
 
     .venv/bin/python bench/latency.py [--instruments 100] [--rate-hz 10] [--duration 60]
         [--mqtt private | mqtt://127.0.0.1:1883 | embedded] [--database URL]
@@ -45,6 +47,7 @@ import psutil  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from bench._broker import mqtt_url  # noqa: E402
+from bench._socket_tap import socket_tap  # noqa: E402
 from bench._stalls import StallMonitor  # noqa: E402
 from daq.config import InstrumentConfig, Settings  # noqa: E402
 from daq.messages import Reading  # noqa: E402
@@ -149,6 +152,7 @@ class Figures:
     readings: int
     poll_errors: int
     mqtt_latency: list[float]
+    socket_latency: list[float]
     db_latency: list[float]
     mqtt_loss: int
     db_loss_rows: int
@@ -246,11 +250,12 @@ async def measure(instruments: int, rate_hz: float, duration_s: float, mqtt: str
                         sample_ts.append(r.ts)
                         sample_instrument.append(r.instrument)
 
-            while time.time() - start < duration_s:
-                commit_wall.append(time.time())
-                commit_rows.append(lab.writer.stats.rows_written - base_rows)
-                drain()
-                await asyncio.sleep(0.002)
+            with socket_tap() as written_ages:
+                while time.time() - start < duration_s:
+                    commit_wall.append(time.time())
+                    commit_rows.append(lab.writer.stats.rows_written - base_rows)
+                    drain()
+                    await asyncio.sleep(0.002)
             monitor.stop()
             cpu1 = (_cpu_s(me), _cpu_s(sims_proc), _cpu_s(broker), _cpu_s(sub_proc))
             rss_mb = me.memory_info().rss / 1e6
@@ -287,7 +292,8 @@ async def measure(instruments: int, rate_hz: float, duration_s: float, mqtt: str
     ours = {(t, ts) for t, ts in received["seen"] if t in topics and first_ts <= ts <= last_ts}
     return Figures(
         instruments=instruments, rate_hz=rate_hz, duration_s=duration_s, readings=n_readings,
-        poll_errors=errors, mqtt_latency=received["latencies"], db_latency=db_lat,
+        poll_errors=errors, mqtt_latency=received["latencies"],
+        socket_latency=list(written_ages), db_latency=db_lat,
         mqtt_loss=n_readings - len(ours), db_loss_rows=n_readings * channels - int(stored or 0),
         bus_dropped=bus_dropped, publisher_dropped=publisher_dropped, stalls=monitor,
         cpu_station_s=cpu1[0] - cpu0[0], cpu_simulators_s=cpu1[1] - cpu0[1],
@@ -331,6 +337,7 @@ async def report(args: argparse.Namespace, mqtt: str) -> None:
     if floor:
         print(line(f"floor: bare aiomqtt {rate:,.0f}/s", floor, 0.010, 0.050))
     print(line("sample → MQTT subscriber", f.mqtt_latency, 0.010, 0.050))
+    print(line("  of it: → station's socket", f.socket_latency, 0.010, 0.050))
     print(line("sample → committed in DB", f.db_latency, 1.0, None))
     print(f"loss: MQTT {f.mqtt_loss} of {f.readings} (publisher dropped "
           f"{f.publisher_dropped}), database {f.db_loss_rows} rows of {f.readings * 4} "
