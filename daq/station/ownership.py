@@ -125,6 +125,11 @@ def _holder(row: InstrumentClaim) -> ClaimHolder:
                   row.claimed_since, row.heartbeat)
 
 
+#: The longest a stop waits for a heartbeat in flight (a SQLite write waits at most its
+#: busy timeout, 5 s) before cancelling it.
+STOP_BEAT_TIMEOUT_S = 10.0
+
+
 class InstrumentClaims:
     """The claims of one owner (a station, or a CLI command) on the shared database.
 
@@ -157,6 +162,7 @@ class InstrumentClaims:
         self.heartbeats = 0
         self._sim_now = sim_now  # the station's simulated clock, for the audit line's ts
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
 
     # -- claiming --------------------------------------------------------------------------
     async def claim(self, instrument: str, resource: str) -> str:
@@ -307,7 +313,11 @@ class InstrumentClaims:
 
     async def _heartbeat(self) -> None:
         while True:
-            await asyncio.sleep(self.heartbeat_s)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.heartbeat_s):
+                    await self._stop.wait()
+            if self._stop.is_set():
+                return
             try:
                 await self.beat()
             except Exception as exc:  # a database outage: keep beating, say so
@@ -316,13 +326,24 @@ class InstrumentClaims:
     def start_heartbeat(self) -> None:
         """Refresh the claims every ``heartbeat_s`` wall seconds until :meth:`stop`."""
         if self._task is None:
+            self._stop.clear()
             self._task = asyncio.get_running_loop().create_task(
                 self._heartbeat(), name=f"claims-heartbeat-{self.station}")
 
     async def stop_heartbeat(self) -> None:
-        """Stop the heartbeat task (claims stay in the database)."""
+        """Stop the heartbeat task (claims stay in the database).
+
+        A beat in flight is let finish rather than cancelled: cancelled inside its
+        transaction, its connection could keep SQLite's write lock past the release that
+        follows a stop, which then failed with "database is locked" (seen under
+        ``stress-ng``). Only a beat that outlasts :data:`STOP_BEAT_TIMEOUT_S` is cancelled.
+        """
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        self._stop.set()
+        done, _ = await asyncio.wait([task], timeout=STOP_BEAT_TIMEOUT_S)
+        if not done:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
