@@ -15,10 +15,10 @@ made after a reset, a start or an abort shows what that command did.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from daq.api.audit import STATE_CHANGING
@@ -29,9 +29,9 @@ SNAPSHOT_MAX_AGE_S = 0.05
 
 
 def json_bytes(content: Any) -> bytes:
-    """``content`` as JSON, rendered as Starlette's ``JSONResponse`` renders it."""
-    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None,
-                      separators=(",", ":")).encode("utf-8")
+    """``content`` as JSON, rendered by Starlette's ``JSONResponse`` (once per snapshot,
+    not per request)."""
+    return bytes(JSONResponse(content).body)
 
 
 def snapshot(render: Callable[[], Awaitable[bytes]]) -> SharedRead[bytes]:
